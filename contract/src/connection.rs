@@ -1,0 +1,62 @@
+//! Connecting to NATS, configured the same way by every Herald binary.
+
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Event};
+
+/// How to reach NATS; flattened into each binary's configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NatsConfig {
+    /// NATS server URL(s), comma-separated for a cluster.
+    #[arg(long = "nats-url", env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub url: String,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+        }
+    }
+}
+
+impl NatsConfig {
+    /// A config pointing at `url`, for tests and tools.
+    pub fn at(url: impl Into<String>) -> Self {
+        Self { url: url.into() }
+    }
+
+    /// Connects as `client_name`, logging connection events and handing each to
+    /// `on_event` (the api uses that to re-check waiters after a reconnect).
+    ///
+    /// The first connection is retried in the background, so a process may start
+    /// before its NATS server does; callers find out through their first request.
+    pub async fn connect(
+        &self,
+        client_name: &str,
+        on_event: impl Fn(&Event) + Send + Sync + 'static,
+    ) -> Result<Client, async_nats::ConnectError> {
+        let on_event = std::sync::Arc::new(on_event);
+        ConnectOptions::new()
+            .name(client_name)
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(2))
+            // Cap reconnect back-off low: a restarted server should be used within a second.
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((attempts as u64 * 100).min(1_000))
+            })
+            .event_callback(move |event| {
+                let on_event = on_event.clone();
+                async move {
+                    match &event {
+                        Event::Connected => tracing::info!("connected to NATS"),
+                        Event::Disconnected => tracing::warn!("disconnected from NATS"),
+                        other => tracing::warn!(event = %other, "NATS event"),
+                    }
+                    on_event(&event);
+                }
+            })
+            .connect(self.url.as_str())
+            .await
+    }
+}

@@ -1,0 +1,255 @@
+//! The Location, Herald's demo resource, and the rules a new one must follow.
+//!
+//! Validation lives here, on the domain type, so the api rejects bad input at the
+//! edge and the reactor can check a decoded command against the very same rules.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Longest name, counted in characters after trimming.
+pub const NAME_MAX_CHARS: usize = 100;
+/// Longest description, counted in characters.
+pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+
+/// What kind of place a location is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Category {
+    Town,
+    City,
+    #[serde(rename = "County/Region")]
+    CountyRegion,
+    Country,
+    Continent,
+}
+
+impl Category {
+    /// Every category, in the order a form lists them.
+    pub const ALL: [Category; 5] = [
+        Category::Town,
+        Category::City,
+        Category::CountyRegion,
+        Category::Country,
+        Category::Continent,
+    ];
+
+    /// The name clients send and see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Town => "Town",
+            Category::City => "City",
+            Category::CountyRegion => "County/Region",
+            Category::Country => "Country",
+            Category::Continent => "Continent",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A location in the read model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Equal to the id of the command that created it.
+    pub id: Uuid,
+    pub name: String,
+    pub category: Category,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A request to create a location whose fields have passed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewLocation {
+    /// Trimmed, 1–100 characters, no control characters.
+    pub name: String,
+    pub category: Category,
+    /// At most 1000 characters; line breaks and tabs allowed, other control characters not.
+    pub description: String,
+}
+
+/// One field that failed validation, as reported to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl NewLocation {
+    /// Validates a JSON request body, reporting every bad field rather than the first.
+    pub fn from_json(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let Some(object) = body.as_object() else {
+            return Err(vec![FieldError::new(
+                "",
+                "the body must be a JSON object with name, category and description",
+            )]);
+        };
+        let text = |field: &str, required: bool| match object.get(field) {
+            None | Some(Value::Null) if required => {
+                Err(FieldError::new(field, format!("{field} is required")))
+            }
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(FieldError::new(field, format!("{field} must be a string"))),
+        };
+        Self::validate(
+            text("name", true),
+            text("category", true),
+            text("description", false),
+        )
+    }
+
+    /// Checks a decoded value against the same rules as [`NewLocation::from_json`].
+    pub fn check(&self) -> Result<(), Vec<FieldError>> {
+        Self::validate(
+            Ok(self.name.clone()),
+            Ok(self.category.as_str().to_owned()),
+            Ok(self.description.clone()),
+        )
+        .map(|_| ())
+    }
+
+    fn validate(
+        name: Result<String, FieldError>,
+        category: Result<String, FieldError>,
+        description: Result<String, FieldError>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let name = name.and_then(|n| parse_name(&n));
+        let category = category.and_then(|c| {
+            Category::parse(&c).ok_or_else(|| {
+                let all: Vec<_> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                FieldError::new("category", format!("category must be one of {}", all.join(", ")))
+            })
+        });
+        let description = description.and_then(parse_description);
+        match (name, category, description) {
+            (Ok(name), Ok(category), Ok(description)) => Ok(Self {
+                name,
+                category,
+                description,
+            }),
+            (name, category, description) => Err([name.err(), category.err(), description.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+}
+
+fn parse_name(raw: &str) -> Result<String, FieldError> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 {
+        Err(FieldError::new("name", "name must not be empty"))
+    } else if chars > NAME_MAX_CHARS {
+        Err(FieldError::new(
+            "name",
+            format!("name must be at most {NAME_MAX_CHARS} characters (it has {chars})"),
+        ))
+    } else if name.chars().any(char::is_control) {
+        Err(FieldError::new("name", "name must not contain control characters"))
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+fn parse_description(raw: String) -> Result<String, FieldError> {
+    let chars = raw.chars().count();
+    if chars > DESCRIPTION_MAX_CHARS {
+        Err(FieldError::new(
+            "description",
+            format!("description must be at most {DESCRIPTION_MAX_CHARS} characters (it has {chars})"),
+        ))
+    } else if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Err(FieldError::new(
+            "description",
+            "description must not contain control characters other than line breaks and tabs",
+        ))
+    } else {
+        Ok(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn accepts_a_valid_body_and_trims_the_name() {
+        let parsed = NewLocation::from_json(&json!({
+            "name": "  Lisbon ", "category": "County/Region", "description": "by the sea\n"
+        }))
+        .expect("valid");
+        assert_eq!(parsed.name, "Lisbon");
+        assert_eq!(parsed.category, Category::CountyRegion);
+        assert!(parsed.check().is_ok());
+    }
+
+    #[test]
+    fn description_may_be_omitted() {
+        let parsed =
+            NewLocation::from_json(&json!({"name": "Porto", "category": "City"})).expect("valid");
+        assert_eq!(parsed.description, "");
+    }
+
+    #[test]
+    fn reports_every_bad_field() {
+        let errors = NewLocation::from_json(&json!({
+            "name": "   ", "category": "Village", "description": "x".repeat(1001)
+        }))
+        .expect_err("invalid");
+        assert_eq!(fields(errors), ["name", "category", "description"]);
+    }
+
+    #[test]
+    fn rejects_wrong_types_missing_fields_and_control_characters() {
+        let errors = NewLocation::from_json(&json!({"name": 5})).expect_err("invalid");
+        assert_eq!(fields(errors), ["name", "category"]);
+        let errors = NewLocation::from_json(&json!({"name": "a\u{0}b", "category": "Town"}))
+            .expect_err("invalid");
+        assert_eq!(fields(errors), ["name"]);
+        assert!(NewLocation::from_json(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        let name = "é".repeat(NAME_MAX_CHARS);
+        assert!(NewLocation::from_json(&json!({"name": name, "category": "Town"})).is_ok());
+        let name = "é".repeat(NAME_MAX_CHARS + 1);
+        assert!(NewLocation::from_json(&json!({"name": name, "category": "Town"})).is_err());
+    }
+
+    #[test]
+    fn categories_serialize_as_clients_see_them() {
+        for category in Category::ALL {
+            let json = serde_json::to_value(category).expect("serializes");
+            assert_eq!(json, Value::String(category.as_str().to_owned()));
+        }
+    }
+}

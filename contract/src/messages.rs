@@ -1,0 +1,258 @@
+//! The messages on the wire: commands into the stream, statuses in the bucket, and
+//! notifications on core subjects.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::location::{Location, NewLocation};
+use crate::names;
+
+/// One accepted command, as stored in the `COMMANDS` stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// UUID v7, so ids sort by acceptance time; also the id of what the command creates.
+    pub id: Uuid,
+    /// Set once by the api. The projection takes its timestamps from here, so a
+    /// redelivered command writes exactly the same read model.
+    pub accepted_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: CommandBody,
+}
+
+/// What a command asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "snake_case")]
+pub enum CommandBody {
+    CreateLocation(NewLocation),
+}
+
+impl CommandBody {
+    /// The command type, as it appears in the stream subject.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CommandBody::CreateLocation(_) => "create_location",
+        }
+    }
+
+    /// Every command type, for looking a command up in the stream by subject.
+    pub const KINDS: [&'static str; 1] = ["create_location"];
+}
+
+impl Command {
+    /// A new command with a fresh v7 id, accepted now.
+    pub fn new(body: CommandBody) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            accepted_at: Utc::now(),
+            body,
+        }
+    }
+
+    /// The stream subject this command is published on.
+    pub fn subject(&self) -> String {
+        names::command_subject(self.body.kind(), self.id)
+    }
+}
+
+/// Where a command is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandState {
+    Pending,
+    Completed,
+    Failed,
+}
+
+impl CommandState {
+    /// The name used in JSON and as the SSE event name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandState::Pending => "pending",
+            CommandState::Completed => "completed",
+            CommandState::Failed => "failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        self != CommandState::Pending
+    }
+}
+
+/// A command's status as the reactor records it in the `commands` bucket.
+/// The api adds hypermedia links when it serves one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandStatus {
+    pub id: Uuid,
+    pub status: CommandState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Location>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl CommandStatus {
+    /// The status of a command that created `location`.
+    pub fn completed(command: &Command, location: Location) -> Self {
+        Self {
+            id: command.id,
+            status: CommandState::Completed,
+            resource: Some(location),
+            errors: Vec::new(),
+            accepted_at: Some(command.accepted_at),
+            completed_at: Some(Utc::now()),
+        }
+    }
+
+    /// The status of a command that ended in `errors`.
+    pub fn failed(id: Uuid, accepted_at: Option<DateTime<Utc>>, errors: Vec<String>) -> Self {
+        Self {
+            id,
+            status: CommandState::Failed,
+            resource: None,
+            errors,
+            accepted_at,
+            completed_at: Some(Utc::now()),
+        }
+    }
+}
+
+/// What a client is told when a command has finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Derived from the command id and outcome, so a notification published again
+    /// after a redelivery, or rebuilt from the status, carries the same id.
+    pub id: Uuid,
+    pub command_id: Uuid,
+    /// The outcome; serialized for clients that read the JSON without the SSE event name.
+    pub status: CommandState,
+    pub created_at: DateTime<Utc>,
+    pub errors: Vec<String>,
+    pub actions: Vec<Action>,
+    pub data: NotificationData,
+}
+
+/// The resource a notification is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// What the client should do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Action {
+    /// Go to this page of the web UI.
+    Redirect(String),
+}
+
+/// Namespace for notification ids (a fixed random UUID).
+const NOTIFICATION_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_5b0e_93c4_4c47_a8a2_0b7e_2f41_c9d3);
+
+impl Notification {
+    /// The notification announcing a finished status; `None` while it is pending.
+    pub fn for_status(status: &CommandStatus) -> Option<Self> {
+        if !status.status.is_terminal() {
+            return None;
+        }
+        let actions = match (&status.status, &status.resource) {
+            (CommandState::Completed, Some(location)) => {
+                vec![Action::Redirect(format!("/locations/{}", location.id))]
+            }
+            _ => Vec::new(),
+        };
+        let key = format!("{}/{}", status.id, status.status.as_str());
+        Some(Self {
+            id: Uuid::new_v5(&NOTIFICATION_NAMESPACE, key.as_bytes()),
+            command_id: status.id,
+            status: status.status,
+            created_at: status
+                .completed_at
+                .or(status.accepted_at)
+                .unwrap_or_else(Utc::now),
+            errors: status.errors.clone(),
+            actions,
+            data: NotificationData {
+                location: status.resource.clone(),
+            },
+        })
+    }
+
+    /// The core subject this notification is published on.
+    pub fn subject(&self) -> String {
+        names::notification_subject(self.command_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::location::Category;
+    use serde_json::json;
+
+    fn command() -> Command {
+        Command::new(CommandBody::CreateLocation(NewLocation {
+            name: "Lisbon".into(),
+            category: Category::City,
+            description: String::new(),
+        }))
+    }
+
+    #[test]
+    fn commands_round_trip_with_their_type_tag() {
+        let command = command();
+        let json = serde_json::to_value(&command).expect("serializes");
+        assert_eq!(json["type"], "create_location");
+        assert_eq!(json["payload"]["name"], "Lisbon");
+        let back: Command = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, command);
+        assert_eq!(
+            command.subject(),
+            format!("commands.create_location.{}", command.id)
+        );
+    }
+
+    #[test]
+    fn notifications_are_deterministic_and_carry_the_redirect() {
+        let command = command();
+        let location = Location {
+            id: command.id,
+            name: "Lisbon".into(),
+            category: Category::City,
+            description: String::new(),
+            created_at: command.accepted_at,
+        };
+        let status = CommandStatus::completed(&command, location);
+        let first = Notification::for_status(&status).expect("terminal");
+        let second = Notification::for_status(&status).expect("terminal");
+        assert_eq!(first.id, second.id);
+        let json = serde_json::to_value(&first).expect("serializes");
+        assert_eq!(
+            json["actions"],
+            json!([{"type": "redirect", "data": format!("/locations/{}", command.id)}])
+        );
+        assert_eq!(json["data"]["location"]["name"], "Lisbon");
+    }
+
+    #[test]
+    fn a_failed_command_has_errors_and_no_redirect() {
+        let status = CommandStatus::failed(Uuid::now_v7(), None, vec!["taken".into()]);
+        let notification = Notification::for_status(&status).expect("terminal");
+        assert!(notification.actions.is_empty());
+        assert_eq!(notification.errors, ["taken"]);
+    }
+
+    #[test]
+    fn a_pending_status_has_no_notification() {
+        let status = CommandStatus {
+            status: CommandState::Pending,
+            ..CommandStatus::failed(Uuid::now_v7(), None, vec![])
+        };
+        assert!(Notification::for_status(&status).is_none());
+    }
+}

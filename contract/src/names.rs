@@ -1,0 +1,54 @@
+//! NATS names shared by the api and the reactor (see DESIGN.md, "NATS names").
+
+use uuid::Uuid;
+
+/// The stream every accepted command is stored in.
+pub const COMMANDS_STREAM: &str = "COMMANDS";
+/// Subjects captured by [`COMMANDS_STREAM`].
+pub const COMMANDS_SUBJECTS: &str = "commands.>";
+/// The durable pull consumer all reactors share.
+pub const REACTOR_CONSUMER: &str = "reactor";
+/// The read model: location id → Location JSON.
+pub const LOCATIONS_BUCKET: &str = "locations";
+/// Command status: command id → CommandStatus JSON.
+pub const COMMANDS_BUCKET: &str = "commands";
+/// Wildcard covering every notification.
+pub const NOTIFICATIONS_ALL: &str = "notifications.>";
+
+const NOTIFICATIONS_PREFIX: &str = "notifications.";
+
+/// The subject a command of `kind` with this id is published on.
+pub fn command_subject(kind: &str, id: Uuid) -> String {
+    format!("commands.{kind}.{id}")
+}
+
+/// The core subject a command's outcome is announced on.
+pub fn notification_subject(command_id: Uuid) -> String {
+    format!("{NOTIFICATIONS_PREFIX}{command_id}")
+}
+
+/// The command id a notification subject names, if it names one.
+///
+/// The api routes notifications by subject, so it never has to decode a payload
+/// nobody is waiting for.
+pub fn command_id_of_notification(subject: &str) -> Option<Uuid> {
+    subject
+        .strip_prefix(NOTIFICATIONS_PREFIX)
+        .and_then(|id| Uuid::try_parse(id).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_subjects_round_trip() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            command_id_of_notification(&notification_subject(id)),
+            Some(id)
+        );
+        assert_eq!(command_id_of_notification("notifications.nope"), None);
+        assert_eq!(command_id_of_notification("other.subject"), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! The stream and buckets both binaries create or update at start-up.
+//!
+//! Creation is idempotent (`create_or_update`), so any number of api and reactor
+//! instances may start in any order; replicas and the status TTL are configuration,
+//! which is how the same code runs on one server or a three-node cluster.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, stream};
+
+use crate::names;
+
+/// Sizing of the NATS objects; flattened into each binary's configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TopologyConfig {
+    /// Replicas of the stream and buckets (3 on a three-node cluster).
+    #[arg(long, env = "NATS_REPLICAS", default_value_t = 1)]
+    pub replicas: usize,
+    /// How long a command's status is kept in the `commands` bucket, in seconds.
+    #[arg(long, env = "COMMAND_STATUS_TTL_SECS", default_value_t = 24 * 60 * 60)]
+    pub command_status_ttl_secs: u64,
+}
+
+impl Default for TopologyConfig {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            command_status_ttl_secs: 24 * 60 * 60,
+        }
+    }
+}
+
+/// JetStream's de-duplication window on the command stream: a retried publish with
+/// the same `Nats-Msg-Id` inside it is stored once.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Handles to the NATS objects Herald uses.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub jetstream: jetstream::Context,
+    pub commands: stream::Stream,
+    pub locations: kv::Store,
+    pub statuses: kv::Store,
+}
+
+/// Why the topology could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("could not create or update stream {name}")]
+    Stream {
+        name: &'static str,
+        #[source]
+        source: jetstream::context::CreateStreamError,
+    },
+    #[error("could not read back stream {}", names::COMMANDS_STREAM)]
+    GetStream(#[source] jetstream::context::GetStreamError),
+    #[error("could not create or update bucket {name}")]
+    Bucket {
+        name: &'static str,
+        #[source]
+        source: jetstream::context::CreateKeyValueError,
+    },
+}
+
+impl Topology {
+    /// Creates the stream and buckets, or brings existing ones up to `config`.
+    pub async fn ensure(
+        jetstream: &jetstream::Context,
+        config: &TopologyConfig,
+    ) -> Result<Self, TopologyError> {
+        let stream_error = |source| TopologyError::Stream {
+            name: names::COMMANDS_STREAM,
+            source,
+        };
+        jetstream
+            .create_or_update_stream(stream::Config {
+                name: names::COMMANDS_STREAM.into(),
+                subjects: vec![names::COMMANDS_SUBJECTS.into()],
+                storage: stream::StorageType::File,
+                duplicate_window: DUPLICATE_WINDOW,
+                num_replicas: config.replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(stream_error)?;
+        let commands = jetstream
+            .get_stream(names::COMMANDS_STREAM)
+            .await
+            .map_err(TopologyError::GetStream)?;
+        let bucket = |name: &'static str, max_age: Duration| {
+            let jetstream = jetstream.clone();
+            async move {
+                jetstream
+                    .create_or_update_key_value(kv::Config {
+                        bucket: name.into(),
+                        history: 1,
+                        max_age,
+                        storage: stream::StorageType::File,
+                        num_replicas: config.replicas,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|source| TopologyError::Bucket { name, source })
+            }
+        };
+        let locations = bucket(names::LOCATIONS_BUCKET, Duration::ZERO).await?;
+        let statuses = bucket(
+            names::COMMANDS_BUCKET,
+            Duration::from_secs(config.command_status_ttl_secs),
+        )
+        .await?;
+        Ok(Self {
+            jetstream: jetstream.clone(),
+            commands,
+            locations,
+            statuses,
+        })
+    }
+
+    /// Retries [`Topology::ensure`] until it succeeds or `shutdown` fires, so a
+    /// process can start before its NATS server is reachable.
+    pub async fn ensure_with_retry(
+        jetstream: &jetstream::Context,
+        config: &TopologyConfig,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Option<Self> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match Self::ensure(jetstream, config).await {
+                Ok(topology) => return Some(topology),
+                Err(error) => {
+                    tracing::warn!(error = %crate::error_chain(&error), "NATS not ready; retrying");
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return None,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+}
