@@ -1,1 +1,122 @@
-//! placeholder
+//! Herald's HTTP api.
+//!
+//! It validates commands and publishes them to JetStream ([`publish`]), serves
+//! the read model, and tells each waiting client when its command finished
+//! ([`completion`]) over Server-Sent Events. [`run`] is what `main` calls and what
+//! tests start in-process; [`app`] builds the router without a socket.
+//!
+//! Layout: `routes/` mirrors the URLs, [`error`] turns every failure into problem
+//! details, [`config`] holds the flags.
+
+pub mod completion;
+pub mod config;
+pub mod error;
+pub mod publish;
+pub mod routes;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use herald_contract::{ReadModel, Topology, names};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+use error::Problem;
+use state::{AppState, SharedState};
+
+/// Largest request body accepted (DESIGN: 413 above it).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The whole HTTP surface: the JSON api, health checks and the web pages.
+pub fn app(state: SharedState) -> Router {
+    let web = herald_web::router(state.read_model.clone());
+    routes::routes()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .merge(web)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found(uri: Uri) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Runs the api on `listener` until `shutdown` resolves.
+///
+/// On shutdown it stops accepting connections, ends every open event stream, and
+/// returns once the in-flight requests have finished.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    let trigger = tokio::spawn({
+        let token = token.clone();
+        async move {
+            shutdown.await;
+            token.cancel();
+        }
+    });
+
+    let hub = completion::Hub::default();
+    let client = config
+        .nats
+        .connect("herald-api", {
+            let hub = hub.clone();
+            move |event| {
+                if matches!(
+                    event,
+                    async_nats::Event::Connected | async_nats::Event::SlowConsumer(_)
+                ) {
+                    hub.recheck_all();
+                }
+            }
+        })
+        .await?;
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let Some(topology) =
+        Topology::ensure_with_retry(&jetstream, &config.topology, token.clone().cancelled_owned())
+            .await
+    else {
+        trigger.abort();
+        return Ok(());
+    };
+    let notifications = client.subscribe(names::NOTIFICATIONS_ALL).await?;
+    let feeder = tokio::spawn(hub.clone().run(notifications, token.clone()));
+
+    let state = Arc::new(AppState {
+        client: client.clone(),
+        publisher: publish::Publisher::new(jetstream),
+        read_model: ReadModel::new(&topology),
+        hub,
+        shutdown: token.clone(),
+        status_recheck: config.status_recheck(),
+        sse_heartbeat: config.sse_heartbeat(),
+    });
+    tracing::info!(address = %listener.local_addr()?, "api listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(token.clone().cancelled_owned())
+        .await?;
+
+    token.cancel();
+    trigger.abort();
+    feeder.await?;
+    client.drain().await?;
+    tracing::info!("api stopped");
+    Ok(())
+}

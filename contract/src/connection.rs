@@ -51,6 +51,7 @@ impl NatsConfig {
                     match &event {
                         Event::Connected => tracing::info!("connected to NATS"),
                         Event::Disconnected => tracing::warn!("disconnected from NATS"),
+                        Event::Closed => tracing::info!("NATS connection closed"),
                         other => tracing::warn!(event = %other, "NATS event"),
                     }
                     on_event(&event);

@@ -11,6 +11,7 @@
 pub mod location;
 pub mod messages;
 pub mod names;
+pub mod process;
 pub mod read_model;
 pub mod topology;
 

@@ -1,1 +1,48 @@
-//! placeholder
+//! Herald's reactor: where commands become facts.
+//!
+//! It consumes the `COMMANDS` stream through the shared durable consumer
+//! ([`consumer`]), and for each command writes the read model and the command's
+//! status and announces the outcome ([`projector`]). Any number of reactors can
+//! run against one consumer; each command takes effect once.
+//!
+//! [`run`] is what `main` calls and what tests start in-process.
+
+pub mod config;
+pub mod consumer;
+pub mod projector;
+
+pub use config::Config;
+use herald_contract::Topology;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the reactor until `shutdown` resolves, then stops pulling, finishes what
+/// is in flight (up to [`consumer::DRAIN_TIMEOUT`]) and returns.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    let trigger = tokio::spawn({
+        let token = token.clone();
+        async move {
+            shutdown.await;
+            token.cancel();
+        }
+    });
+    let client = config.nats.connect("herald-reactor", |_| {}).await?;
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let Some(topology) =
+        Topology::ensure_with_retry(&jetstream, &config.topology, token.clone().cancelled_owned())
+            .await
+    else {
+        trigger.abort();
+        return Ok(());
+    };
+    let projector = projector::Projector::new(client.clone(), &topology, config.delay());
+    consumer::consume(topology.commands.clone(), projector, &config, token.clone()).await;
+    trigger.abort();
+    // Acks and notifications are buffered by the client: send them before leaving.
+    client.flush().await?;
+    tracing::info!("reactor stopped");
+    Ok(())
+}

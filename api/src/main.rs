@@ -1,0 +1,13 @@
+//! The `api` binary: `api --help` lists the flags.
+
+use clap::Parser;
+use herald_api::Config;
+use herald_contract::process;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    process::init_tracing();
+    let config = Config::parse();
+    let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
+    herald_api::run(config, listener, process::shutdown_signal()).await
+}

@@ -1,0 +1,74 @@
+//! Putting accepted commands into the `COMMANDS` stream.
+//!
+//! A command is accepted only once JetStream has acknowledged storing it, so a
+//! 202 always means "it is in the stream". An attempt that times out may still have
+//! been stored, so a retry carries the same `Nats-Msg-Id` and the stream's
+//! de-duplication window stores the command once.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use herald_contract::Command;
+use tokio::time::Instant;
+
+/// The longest a POST waits for NATS before answering 503 (DESIGN: within 2 s).
+pub const PUBLISH_BUDGET: Duration = Duration::from_millis(1500);
+/// One attempt's share of the budget; a second attempt fits after a lost ack.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(700);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("could not encode the command")]
+    Encode(#[from] serde_json::Error),
+    #[error("JetStream did not acknowledge the command within {PUBLISH_BUDGET:?}")]
+    TimedOut,
+    #[error("JetStream refused the command")]
+    Refused(#[from] jetstream::context::PublishError),
+}
+
+/// Publishes commands to the stream with de-duplication and retries.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    jetstream: jetstream::Context,
+}
+
+impl Publisher {
+    pub fn new(jetstream: jetstream::Context) -> Self {
+        Self { jetstream }
+    }
+
+    /// Stores `command` in the stream, or fails within [`PUBLISH_BUDGET`].
+    pub async fn publish(&self, command: &Command) -> Result<(), PublishError> {
+        let message = PublishMessage::build()
+            .payload(serde_json::to_vec(command)?.into())
+            .message_id(command.id.to_string());
+        let subject = command.subject();
+        let deadline = Instant::now() + PUBLISH_BUDGET;
+        loop {
+            let attempt = async {
+                self.jetstream
+                    .send_publish(subject.clone(), message.clone())
+                    .await?
+                    .await
+            };
+            let attempt_deadline = deadline.min(Instant::now() + ATTEMPT_TIMEOUT);
+            match tokio::time::timeout_at(attempt_deadline, attempt).await {
+                Ok(Ok(_ack)) => return Ok(()),
+                Ok(Err(error)) if !retryable(error.kind()) => return Err(error.into()),
+                Ok(Err(error)) => tracing::debug!(%error, "publish attempt failed; retrying"),
+                Err(_elapsed) => tracing::debug!("publish attempt timed out; retrying"),
+            }
+            if Instant::now() + Duration::from_millis(50) >= deadline {
+                return Err(PublishError::TimedOut);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn retryable(kind: PublishErrorKind) -> bool {
+    matches!(
+        kind,
+        PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::StreamNotFound
+    )
+}

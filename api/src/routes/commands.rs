@@ -1,0 +1,100 @@
+//! `/api/commands/{id}`: a command's status, and its own event stream.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use herald_contract::{CommandState, CommandStatus, Notification};
+use serde::Serialize;
+
+use super::{CommandLinks, parse_id};
+use crate::completion::Outcome;
+use crate::error::ApiError;
+use crate::state::SharedState;
+
+/// A command's status with its links.
+#[derive(Debug, Serialize)]
+struct StatusBody {
+    #[serde(flatten)]
+    status: CommandStatus,
+    links: CommandLinks,
+}
+
+/// `GET /api/commands/{id}`: the recorded status, or `pending` while the command
+/// waits in the stream.
+pub async fn status(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let links = CommandLinks::for_command(id);
+    if let Some(status) = state.read_model.command_status(id).await? {
+        return Ok(Json(StatusBody { status, links }).into_response());
+    }
+    let Some(command) = state.read_model.accepted_command(id).await? else {
+        return Err(ApiError::NotFound(format!("no command {id}")));
+    };
+    let status = CommandStatus {
+        id,
+        status: CommandState::Pending,
+        resource: None,
+        errors: Vec::new(),
+        accepted_at: Some(command.accepted_at),
+        completed_at: None,
+    };
+    Ok((
+        [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+        Json(StatusBody { status, links }),
+    )
+        .into_response())
+}
+
+/// `GET /api/commands/{id}/events`: one terminal event, then the stream ends.
+///
+/// The waiter is registered before the status is read, so a completion that lands
+/// while the client connects is delivered rather than missed.
+pub async fn events(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let heartbeat = state.sse_heartbeat;
+    let waiter = state.hub.register(id);
+    let outcome = match waiter.current(&state.read_model).await? {
+        Some(Outcome::Unknown) => return Err(ApiError::NotFound(format!("no command {id}"))),
+        Some(outcome) => futures::future::Either::Left(std::future::ready(outcome)),
+        None => futures::future::Either::Right(async move {
+            let stop = state.shutdown.clone().cancelled_owned();
+            waiter
+                .outcome(&state.read_model, state.status_recheck, stop)
+                .await
+        }),
+    };
+    let events = futures::stream::once(outcome).filter_map(|outcome| async move {
+        match outcome {
+            Outcome::Finished(notification) => Some(Ok::<_, Infallible>(event(&notification))),
+            Outcome::Unknown | Outcome::StillPending => None,
+        }
+    });
+    Ok((
+        // Tell proxies such as nginx not to buffer the stream.
+        [(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        )],
+        Sse::new(events).keep_alive(KeepAlive::new().interval(heartbeat)),
+    )
+        .into_response())
+}
+
+fn event(notification: &Notification) -> Event {
+    Event::default()
+        .event(notification.status.as_str())
+        .id(notification.id.to_string())
+        .json_data(notification)
+        .unwrap_or_else(|_| Event::default().event(notification.status.as_str()))
+}

@@ -1,0 +1,25 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_contract::ReadModel;
+use tokio_util::sync::CancellationToken;
+
+use crate::completion::Hub;
+use crate::publish::Publisher;
+
+/// Cloned per request, so everything inside is behind one `Arc`.
+pub type SharedState = Arc<AppState>;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub client: async_nats::Client,
+    pub publisher: Publisher,
+    pub read_model: ReadModel,
+    pub hub: Hub,
+    /// Fires when the api shuts down; open event streams end on it.
+    pub shutdown: CancellationToken,
+    pub status_recheck: Duration,
+    pub sse_heartbeat: Duration,
+}
