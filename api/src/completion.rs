@@ -94,7 +94,9 @@ impl Hub {
         let notification = match serde_json::from_slice::<Notification>(payload) {
             Ok(notification) if notification.command_id == command_id => Arc::new(notification),
             Ok(_) => return tracing::warn!(subject, "notification names another command; ignored"),
-            Err(error) => return tracing::warn!(subject, %error, "undecodable notification; ignored"),
+            Err(error) => {
+                return tracing::warn!(subject, %error, "undecodable notification; ignored");
+            }
         };
         for (_, sender) in self.inner.lock().remove(&command_id).unwrap_or_default() {
             // A waiter that has gone away is not an error.
@@ -168,14 +170,16 @@ impl Waiter {
         if let Some(outcome) = self.recorded(read_model).await? {
             return Ok(Some(outcome));
         }
-        if read_model.accepted_command(self.command_id).await?.is_some() {
+        if read_model
+            .accepted_command(self.command_id)
+            .await?
+            .is_some()
+        {
             return Ok(None);
         }
         // Published and processed between the two reads? Then the status is there now.
         Ok(Some(
-            self.recorded(read_model)
-                .await?
-                .unwrap_or(Outcome::Unknown),
+            self.recorded(read_model).await?.unwrap_or(Outcome::Unknown),
         ))
     }
 

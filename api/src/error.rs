@@ -109,9 +109,10 @@ impl IntoResponse for ApiError {
                     "the message system is unavailable; retry shortly",
                 )
                 .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
                 return response;
             }
             ApiError::Internal(cause) => {

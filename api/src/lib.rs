@@ -45,7 +45,10 @@ pub fn app(state: SharedState) -> Router {
 }
 
 async fn not_found(uri: Uri) -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, format!("no route for {}", uri.path()))
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {}", uri.path()),
+    )
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
@@ -89,9 +92,12 @@ pub async fn run(
         })
         .await?;
     let jetstream = async_nats::jetstream::new(client.clone());
-    let Some(topology) =
-        Topology::ensure_with_retry(&jetstream, &config.topology, token.clone().cancelled_owned())
-            .await
+    let Some(topology) = Topology::ensure_with_retry(
+        &jetstream,
+        &config.topology,
+        token.clone().cancelled_owned(),
+    )
+    .await
     else {
         trigger.abort();
         return Ok(());

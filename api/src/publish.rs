@@ -69,6 +69,8 @@ impl Publisher {
 fn retryable(kind: PublishErrorKind) -> bool {
     matches!(
         kind,
-        PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::StreamNotFound
+        PublishErrorKind::TimedOut
+            | PublishErrorKind::BrokenPipe
+            | PublishErrorKind::StreamNotFound
     )
 }

@@ -8,7 +8,11 @@ use async_nats::{Client, ConnectOptions, Event};
 #[derive(Debug, Clone, clap::Args)]
 pub struct NatsConfig {
     /// NATS server URL(s), comma-separated for a cluster.
-    #[arg(long = "nats-url", env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long = "nats-url",
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
     pub url: String,
 }
 

@@ -136,7 +136,10 @@ impl NewLocation {
         let category = category.and_then(|c| {
             Category::parse(&c).ok_or_else(|| {
                 let all: Vec<_> = Category::ALL.iter().map(|c| c.as_str()).collect();
-                FieldError::new("category", format!("category must be one of {}", all.join(", ")))
+                FieldError::new(
+                    "category",
+                    format!("category must be one of {}", all.join(", ")),
+                )
             })
         });
         let description = description.and_then(parse_description);
@@ -165,7 +168,10 @@ fn parse_name(raw: &str) -> Result<String, FieldError> {
             format!("name must be at most {NAME_MAX_CHARS} characters (it has {chars})"),
         ))
     } else if name.chars().any(char::is_control) {
-        Err(FieldError::new("name", "name must not contain control characters"))
+        Err(FieldError::new(
+            "name",
+            "name must not contain control characters",
+        ))
     } else {
         Ok(name.to_owned())
     }
@@ -176,7 +182,9 @@ fn parse_description(raw: String) -> Result<String, FieldError> {
     if chars > DESCRIPTION_MAX_CHARS {
         Err(FieldError::new(
             "description",
-            format!("description must be at most {DESCRIPTION_MAX_CHARS} characters (it has {chars})"),
+            format!(
+                "description must be at most {DESCRIPTION_MAX_CHARS} characters (it has {chars})"
+            ),
         ))
     } else if raw
         .chars()

@@ -116,7 +116,11 @@ impl ReadModel {
     pub async fn accepted_command(&self, id: Uuid) -> Result<Option<Command>, ReadError> {
         for kind in CommandBody::KINDS {
             let subject = names::command_subject(kind, id);
-            match self.commands.get_last_raw_message_by_subject(&subject).await {
+            match self
+                .commands
+                .get_last_raw_message_by_subject(&subject)
+                .await
+            {
                 Ok(message) => {
                     return decode(&message.payload, || format!("stream message {subject}"))
                         .map(Some);
@@ -146,7 +150,10 @@ async fn get_json<T: DeserializeOwned>(
     }
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: impl FnOnce() -> String) -> Result<T, ReadError> {
+fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<T, ReadError> {
     serde_json::from_slice(bytes).map_err(|source| ReadError::Decode {
         what: what(),
         source,

@@ -31,9 +31,12 @@ pub async fn run(
     });
     let client = config.nats.connect("herald-reactor", |_| {}).await?;
     let jetstream = async_nats::jetstream::new(client.clone());
-    let Some(topology) =
-        Topology::ensure_with_retry(&jetstream, &config.topology, token.clone().cancelled_owned())
-            .await
+    let Some(topology) = Topology::ensure_with_retry(
+        &jetstream,
+        &config.topology,
+        token.clone().cancelled_owned(),
+    )
+    .await
     else {
         trigger.abort();
         return Ok(());

@@ -154,10 +154,21 @@ impl Projector {
     /// client told "completed" finds both in place.
     async fn record(&self, status: &CommandStatus) -> Result<(), ProjectError> {
         if let Some(location) = &status.resource {
-            put(&self.locations, herald_contract::names::LOCATIONS_BUCKET, location.id, location)
-                .await?;
+            put(
+                &self.locations,
+                herald_contract::names::LOCATIONS_BUCKET,
+                location.id,
+                location,
+            )
+            .await?;
         }
-        put(&self.statuses, herald_contract::names::COMMANDS_BUCKET, status.id, status).await?;
+        put(
+            &self.statuses,
+            herald_contract::names::COMMANDS_BUCKET,
+            status.id,
+            status,
+        )
+        .await?;
         if let Some(notification) = Notification::for_status(status) {
             let payload = serde_json::to_vec(&notification).unwrap_or_default();
             self.client

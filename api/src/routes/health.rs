@@ -23,6 +23,8 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>
     };
     (
         status,
-        Json(json!({"status": if ready { "ready" } else { "unavailable" }, "nats": connection.to_string()})),
+        Json(
+            json!({"status": if ready { "ready" } else { "unavailable" }, "nats": connection.to_string()}),
+        ),
     )
 }

@@ -43,14 +43,19 @@ pub async fn create(
             _ => ApiError::Unavailable(error.into()),
         })?;
     let links = CommandLinks::for_command(command.id);
-    let location = HeaderValue::try_from(&links.status)
-        .map_err(|error| ApiError::Internal(error.into()))?;
+    let location =
+        HeaderValue::try_from(&links.status).map_err(|error| ApiError::Internal(error.into()))?;
     let body = Accepted {
         id: command.id,
         status: "pending",
         links,
     };
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

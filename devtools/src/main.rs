@@ -1,0 +1,131 @@
+//! `herald-dev`: small tools for working on Herald by hand.
+//!
+//! The seed project used the `nats` CLI to watch traffic; no registry here has it,
+//! so these few commands stand in for it. Run through the task runner:
+//! `task dev:seed`, `task dev:purge`, `task dev:sub:commands`, `task dev:sub:notifications`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use herald_contract::{NatsConfig, names};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(name = "herald-dev", version, about = "Developer tools for Herald")]
+struct Cli {
+    #[command(flatten)]
+    nats: NatsConfig,
+    #[command(subcommand)]
+    command: Tool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Tool {
+    /// Creates four sample locations through the api and prints how each ended.
+    Seed {
+        /// Base URL of a running api.
+        #[arg(long, env = "API_URL", default_value = "http://127.0.0.1:3000")]
+        api_url: String,
+    },
+    /// Deletes every command, location and status (the stream and buckets stay).
+    Purge,
+    /// Prints messages as they flow: `commands`, `notifications`, or any subject.
+    Sub {
+        /// `commands`, `notifications`, or a NATS subject such as `notifications.>`.
+        what: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Tool::Seed { api_url } => seed(&api_url).await,
+        Tool::Purge => purge(&cli.nats).await,
+        Tool::Sub { what } => sub(&cli.nats, &what).await,
+    }
+}
+
+async fn seed(api_url: &str) -> anyhow::Result<()> {
+    let samples = [
+        ("Lisbon", "City", "Seven hills above the Tagus."),
+        (
+            "Cornwall",
+            "County/Region",
+            "The far south-west of Britain.",
+        ),
+        ("Iceland", "Country", "Fire and ice in the North Atlantic."),
+        ("Oceania", "Continent", "Australia and the Pacific islands."),
+    ];
+    let http = reqwest::Client::new();
+    for (name, category, description) in samples {
+        let answer = http
+            .post(format!("{api_url}/api/locations"))
+            .json(&json!({"name": name, "category": category, "description": description}))
+            .send()
+            .await
+            .with_context(|| format!("is the api running at {api_url}? (task serve)"))?;
+        let status = answer.status();
+        let body: Value = answer.json().await?;
+        let Some(events) = body.pointer("/links/events").and_then(Value::as_str) else {
+            println!("{name}: {status} {body}");
+            continue;
+        };
+        // The event stream ends after its one terminal event.
+        let outcome = http
+            .get(format!("{api_url}{events}"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let event = outcome
+            .lines()
+            .find_map(|line| line.strip_prefix("event: "))
+            .unwrap_or("no event");
+        println!("{name}: {event}");
+    }
+    Ok(())
+}
+
+async fn purge(nats: &NatsConfig) -> anyhow::Result<()> {
+    let client = nats.connect("herald-dev", |_| {}).await?;
+    let jetstream = async_nats::jetstream::new(client);
+    for stream in [
+        names::COMMANDS_STREAM.to_owned(),
+        format!("KV_{}", names::LOCATIONS_BUCKET),
+        format!("KV_{}", names::COMMANDS_BUCKET),
+    ] {
+        let purged = jetstream
+            .get_stream(&stream)
+            .await
+            .with_context(|| format!("stream {stream} (is NATS running? task nats)"))?
+            .purge()
+            .await
+            .with_context(|| format!("purging {stream}"))?;
+        println!("{stream}: {} messages purged", purged.purged);
+    }
+    Ok(())
+}
+
+async fn sub(nats: &NatsConfig, what: &str) -> anyhow::Result<()> {
+    let subject = match what {
+        "commands" => names::COMMANDS_SUBJECTS,
+        "notifications" => names::NOTIFICATIONS_ALL,
+        subject => subject,
+    };
+    let client = nats.connect("herald-dev", |_| {}).await?;
+    let mut messages = client.subscribe(subject.to_owned()).await?;
+    eprintln!("listening on {subject} (Ctrl-C stops)");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            message = messages.next() => {
+                let Some(message) = message else { return Ok(()) };
+                let payload = serde_json::from_slice::<Value>(&message.payload)
+                    .and_then(|json| serde_json::to_string_pretty(&json))
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&message.payload).into_owned());
+                println!("[{}]\n{payload}\n", message.subject);
+            }
+        }
+    }
+}
