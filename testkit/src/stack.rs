@@ -1,0 +1,271 @@
+//! The whole of Herald in one test: a real nats-server, reactors and the api,
+//! started in-process on free ports, with one helper per endpoint.
+//!
+//! Reactors can be stopped gracefully or killed (their task aborted, which drops
+//! their NATS connection with commands unacknowledged), so tests can prove that
+//! nothing is lost when one dies mid-stream.
+
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::NatsServer;
+
+/// How long a helper waits for something that should happen promptly.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// One running reactor.
+#[derive(Debug)]
+struct Reactor {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// How to start a [`Stack`].
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Reactors to start (0: commands wait in the stream).
+    pub reactors: usize,
+    /// `REACTOR_DELAY_MS` of each reactor.
+    pub reactor_delay: Duration,
+    /// Ack wait of the reactors' consumer; short, so killed reactors' commands come back soon.
+    pub ack_wait_secs: u64,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            reactors: 1,
+            reactor_delay: Duration::ZERO,
+            ack_wait_secs: 2,
+        }
+    }
+}
+
+/// nats-server, reactors and api, owned by one test.
+#[derive(Debug)]
+pub struct Stack {
+    pub nats: NatsServer,
+    /// `http://127.0.0.1:PORT` of the api.
+    pub api_url: String,
+    pub http: reqwest::Client,
+    options: StackOptions,
+    api_stop: Option<oneshot::Sender<()>>,
+    api: Option<JoinHandle<anyhow::Result<()>>>,
+    reactors: Vec<Option<Reactor>>,
+}
+
+impl Stack {
+    /// A stack with one reactor.
+    pub async fn start() -> Self {
+        Self::start_with(StackOptions::default()).await
+    }
+
+    pub async fn start_with(options: StackOptions) -> Self {
+        let nats = NatsServer::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port for the api");
+        let api_url = format!(
+            "http://{}",
+            listener.local_addr().expect("listener has an address")
+        );
+        let (api_stop, stopped) = oneshot::channel::<()>();
+        let config = herald_api::Config::with_nats_url(nats.url());
+        let api = tokio::spawn(herald_api::run(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        let mut stack = Self {
+            nats,
+            api_url,
+            http: reqwest::Client::new(),
+            options: options.clone(),
+            api_stop: Some(api_stop),
+            api: Some(api),
+            reactors: Vec::new(),
+        };
+        for _ in 0..options.reactors {
+            stack.start_reactor();
+        }
+        stack
+    }
+
+    /// Starts one more reactor; returns its index.
+    pub fn start_reactor(&mut self) -> usize {
+        let mut config = herald_reactor::Config::with_nats_url(self.nats.url());
+        config.delay_ms = u64::try_from(self.options.reactor_delay.as_millis()).unwrap_or(0);
+        config.ack_wait_secs = self.options.ack_wait_secs;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(herald_reactor::run(config, async move {
+            let _ = stopped.await;
+        }));
+        self.reactors.push(Some(Reactor { stop, task }));
+        self.reactors.len() - 1
+    }
+
+    /// Stops reactor `index` the way SIGTERM does, and waits for it to finish.
+    pub async fn stop_reactor(&mut self, index: usize) {
+        let reactor = self.reactors[index].take().expect("reactor is running");
+        let _ = reactor.stop.send(());
+        reactor
+            .task
+            .await
+            .expect("reactor task did not panic")
+            .expect("reactor stopped cleanly");
+    }
+
+    /// Kills reactor `index` without letting it finish anything, like SIGKILL.
+    pub async fn kill_reactor(&mut self, index: usize) {
+        let reactor = self.reactors[index].take().expect("reactor is running");
+        reactor.task.abort();
+        let _ = reactor.task.await;
+    }
+
+    /// Stops the api gracefully and returns how it ended.
+    pub async fn stop_api(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.api_stop.take() {
+            let _ = stop.send(());
+        }
+        match self.api.take() {
+            Some(task) => task.await.expect("api task did not panic"),
+            None => Ok(()),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api_url)
+    }
+
+    /// `POST /api/locations` with a JSON body.
+    pub async fn post_location(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/locations"))
+            .json(body)
+            .send()
+            .await
+            .expect("POST /api/locations")
+    }
+
+    /// Creates a location named `name` and returns its command id (asserts 202).
+    pub async fn create_location(&self, name: &str) -> Uuid {
+        let response = self
+            .post_location(&json!({"name": name, "category": "City", "description": "test"}))
+            .await;
+        assert_eq!(response.status(), 202, "POST answered {response:?}");
+        let body: Value = response.json().await.expect("JSON body");
+        Uuid::try_parse(body["id"].as_str().expect("id is a string")).expect("id is a UUID")
+    }
+
+    /// `GET` a path, answering the response.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// Opens `GET /api/commands/{id}/events` and returns the stream, asserting it is
+    /// an event stream.
+    pub async fn open_events(&self, id: Uuid) -> CommandEvents {
+        let response = self.get(&format!("/api/commands/{id}/events")).await;
+        assert_eq!(response.status(), 200, "events answered {response:?}");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        CommandEvents {
+            events: Box::pin(response.bytes_stream().eventsource()),
+        }
+    }
+
+    /// The terminal event of command `id`, read from its own stream; asserts the
+    /// stream then ends.
+    pub async fn outcome(&self, id: Uuid) -> SseEvent {
+        let mut events = self.open_events(id).await;
+        let event = events.next_event().await.expect("a terminal event");
+        events.assert_ended().await;
+        event
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(api) = &self.api {
+            api.abort();
+        }
+        for reactor in self.reactors.iter().flatten() {
+            reactor.task.abort();
+        }
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: String,
+    pub data: Value,
+}
+
+type EventStream = std::pin::Pin<
+    Box<
+        dyn futures::Stream<
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
+            > + Send,
+    >,
+>;
+
+/// An open event stream of one command.
+pub struct CommandEvents {
+    events: EventStream,
+}
+
+impl std::fmt::Debug for CommandEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommandEvents")
+    }
+}
+
+impl CommandEvents {
+    /// The next event within [`PATIENCE`]; `None` if the stream ended.
+    pub async fn next_event(&mut self) -> Option<SseEvent> {
+        let next = tokio::time::timeout(PATIENCE, self.events.next())
+            .await
+            .expect("an event within the deadline")?;
+        let event = next.expect("a well-formed event");
+        Some(SseEvent {
+            data: serde_json::from_str(&event.data).expect("event data is JSON"),
+            event: event.event,
+            id: event.id,
+        })
+    }
+
+    /// Asserts the server ends the stream (after its one event) promptly.
+    pub async fn assert_ended(&mut self) {
+        let next = tokio::time::timeout(PATIENCE, self.events.next())
+            .await
+            .expect("the stream ends within the deadline");
+        assert!(next.is_none(), "expected the stream to end, got {next:?}");
+    }
+
+    /// Asserts no event arrives within `quiet`.
+    pub async fn assert_quiet(&mut self, quiet: Duration) {
+        if let Ok(next) = tokio::time::timeout(quiet, self.events.next()).await {
+            panic!("expected no event, got {next:?}");
+        }
+    }
+}
