@@ -166,14 +166,22 @@ impl Waiter {
     /// The outcome as recorded now: [`Outcome::Finished`] if the command is done,
     /// [`Outcome::Unknown`] if it is neither recorded nor in the stream, `None` while
     /// it is pending. Call it after registering, never before.
-    pub async fn current(&self, read_model: &ReadModel) -> Result<Option<Outcome>, ReadError> {
+    ///
+    /// `accepted_here` says this process published the command, which spares asking
+    /// the stream whether it exists.
+    pub async fn current(
+        &self,
+        read_model: &ReadModel,
+        accepted_here: bool,
+    ) -> Result<Option<Outcome>, ReadError> {
         if let Some(outcome) = self.recorded(read_model).await? {
             return Ok(Some(outcome));
         }
-        if read_model
-            .accepted_command(self.command_id)
-            .await?
-            .is_some()
+        if accepted_here
+            || read_model
+                .accepted_command(self.command_id)
+                .await?
+                .is_some()
         {
             return Ok(None);
         }

@@ -12,6 +12,7 @@ pub mod completion;
 pub mod config;
 pub mod error;
 pub mod publish;
+pub mod recent;
 pub mod routes;
 pub mod state;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
+use axum::serve::ListenerExt;
 use herald_contract::{ReadModel, Topology, names};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +30,9 @@ use tower_http::trace::TraceLayer;
 pub use config::Config;
 use error::Problem;
 use state::{AppState, SharedState};
+
+/// Accepted command ids remembered to spare a stream lookup (about 1.5 MiB).
+const RECENT_COMMANDS: usize = 65_536;
 
 /// Largest request body accepted (DESIGN: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -110,11 +115,19 @@ pub async fn run(
         publisher: publish::Publisher::new(jetstream),
         read_model: ReadModel::new(&topology),
         hub,
+        recent: recent::RecentCommands::new(RECENT_COMMANDS),
         shutdown: token.clone(),
         status_recheck: config.status_recheck(),
         sse_heartbeat: config.sse_heartbeat(),
     });
     tracing::info!(address = %listener.local_addr()?, "api listening");
+
+    // Small responses (a 202, one SSE event) must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(token.clone().cancelled_owned())
         .await?;

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::completion::Hub;
 use crate::publish::Publisher;
+use crate::recent::RecentCommands;
 
 /// Cloned per request, so everything inside is behind one `Arc`.
 pub type SharedState = Arc<AppState>;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub publisher: Publisher,
     pub read_model: ReadModel,
     pub hub: Hub,
+    pub recent: RecentCommands,
     /// Fires when the api shuts down; open event streams end on it.
     pub shutdown: CancellationToken,
     pub status_recheck: Duration,

@@ -54,32 +54,46 @@ async fn main() -> anyhow::Result<()> {
     for n in 0..args.warmup {
         round_trip(&http, &base, &format!("warmup {n}")).await?;
     }
-    let mut samples = Vec::with_capacity(args.commands);
+    let mut accepted = Vec::with_capacity(args.commands);
+    let mut completed = Vec::with_capacity(args.commands);
     let started = Instant::now();
     for n in 0..args.commands {
-        samples.push(round_trip(&http, &base, &format!("measured {n}")).await?);
+        let timing = round_trip(&http, &base, &format!("measured {n}")).await?;
+        accepted.push(timing.accepted);
+        completed.push(timing.completed);
     }
     let elapsed = started.elapsed();
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     println!(
-        "sequential POST -> SSE completed, {} commands ({} warm-up), {:.0} commands/s",
+        "sequential commands: {} measured after {} warm-up, {:.0} commands/s",
         args.commands,
         args.warmup,
         args.commands as f64 / elapsed.as_secs_f64()
     );
+    report("POST -> 202 accepted      ", accepted);
+    report("POST -> SSE `completed`   ", completed);
+    Ok(())
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     println!(
-        "median {:?}  p90 {:?}  p99 {:?}  max {:?}",
+        "{what} median {:>9.3?}  p90 {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}",
         at(0.5),
         at(0.9),
         at(0.99),
         at(1.0)
     );
-    Ok(())
+}
+
+/// When one command was accepted and when it completed, from the start of its POST.
+struct Timing {
+    accepted: Duration,
+    completed: Duration,
 }
 
 /// One command, from the POST to the `completed` event on its stream.
-async fn round_trip(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<Duration> {
+async fn round_trip(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<Timing> {
     let start = Instant::now();
     let accepted: Value = http
         .post(format!("{base}/api/locations"))
@@ -89,6 +103,7 @@ async fn round_trip(http: &reqwest::Client, base: &str, name: &str) -> anyhow::R
         .error_for_status()?
         .json()
         .await?;
+    let accepted_after = start.elapsed();
     let events = accepted["links"]["events"]
         .as_str()
         .context("202 carries links.events")?;
@@ -100,7 +115,10 @@ async fn round_trip(http: &reqwest::Client, base: &str, name: &str) -> anyhow::R
         .bytes_stream()
         .eventsource();
     match stream.next().await {
-        Some(Ok(event)) if event.event == "completed" => Ok(start.elapsed()),
+        Some(Ok(event)) if event.event == "completed" => Ok(Timing {
+            accepted: accepted_after,
+            completed: start.elapsed(),
+        }),
         other => bail!("expected a completed event, got {other:?}"),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use async_nats::{Client, ConnectOptions, Event};
+use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 
 /// How to reach NATS; flattened into each binary's configuration.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,7 +39,8 @@ impl NatsConfig {
         &self,
         client_name: &str,
         on_event: impl Fn(&Event) + Send + Sync + 'static,
-    ) -> Result<Client, async_nats::ConnectError> {
+    ) -> anyhow::Result<Client> {
+        let servers = self.servers()?;
         let on_event = std::sync::Arc::new(on_event);
         ConnectOptions::new()
             .name(client_name)
@@ -56,12 +57,42 @@ impl NatsConfig {
                         Event::Connected => tracing::info!("connected to NATS"),
                         Event::Disconnected => tracing::warn!("disconnected from NATS"),
                         Event::Closed => tracing::info!("NATS connection closed"),
+                        Event::Draining => tracing::info!("draining the NATS connection"),
                         other => tracing::warn!(event = %other, "NATS event"),
                     }
                     on_event(&event);
                 }
             })
-            .connect(self.url.as_str())
+            .connect(servers)
             .await
+            .map_err(|e| {
+                anyhow::Error::from(e).context(format!("connecting to NATS at {}", self.url))
+            })
+    }
+
+    /// The server addresses in `url`, which may list several separated by commas.
+    pub fn servers(&self) -> anyhow::Result<Vec<ServerAddr>> {
+        self.url
+            .split(',')
+            .map(|url| {
+                url.trim()
+                    .parse::<ServerAddr>()
+                    .map_err(|e| anyhow::anyhow!("bad NATS URL {url:?}: {e}"))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_is_a_comma_separated_list() {
+        let config = NatsConfig::at("nats://a:4222, nats://b:4223,c:4224");
+        let servers = config.servers().expect("valid");
+        assert_eq!(servers.len(), 3);
+        assert_eq!(servers[1].port(), 4223);
+        assert!(NatsConfig::at("nats://a:notaport").servers().is_err());
     }
 }

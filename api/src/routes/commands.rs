@@ -64,7 +64,8 @@ pub async fn events(
     let id = parse_id(&id)?;
     let heartbeat = state.sse_heartbeat;
     let waiter = state.hub.register(id);
-    let outcome = match waiter.current(&state.read_model).await? {
+    let accepted_here = state.recent.contains(&id);
+    let outcome = match waiter.current(&state.read_model, accepted_here).await? {
         Some(Outcome::Unknown) => return Err(ApiError::NotFound(format!("no command {id}"))),
         Some(outcome) => futures::future::Either::Left(std::future::ready(outcome)),
         None => futures::future::Either::Right(async move {

@@ -42,6 +42,7 @@ pub async fn create(
             PublishError::Encode(_) => ApiError::Internal(error.into()),
             _ => ApiError::Unavailable(error.into()),
         })?;
+    state.recent.insert(command.id);
     let links = CommandLinks::for_command(command.id);
     let location =
         HeaderValue::try_from(&links.status).map_err(|error| ApiError::Internal(error.into()))?;
