@@ -35,6 +35,10 @@ pub struct StackOptions {
     pub reactor_delay: Duration,
     /// Ack wait of the reactors' consumer; short, so killed reactors' commands come back soon.
     pub ack_wait_secs: u64,
+    /// The api's `STATUS_RECHECK_SECS`.
+    pub status_recheck_secs: u64,
+    /// The api's `SSE_HEARTBEAT_SECS`.
+    pub sse_heartbeat_secs: u64,
 }
 
 impl Default for StackOptions {
@@ -43,6 +47,8 @@ impl Default for StackOptions {
             reactors: 1,
             reactor_delay: Duration::ZERO,
             ack_wait_secs: 2,
+            status_recheck_secs: 15,
+            sse_heartbeat_secs: 15,
         }
     }
 }
@@ -76,7 +82,9 @@ impl Stack {
             listener.local_addr().expect("listener has an address")
         );
         let (api_stop, stopped) = oneshot::channel::<()>();
-        let config = herald_api::Config::with_nats_url(nats.url());
+        let mut config = herald_api::Config::with_nats_url(nats.url());
+        config.status_recheck_secs = options.status_recheck_secs;
+        config.sse_heartbeat_secs = options.sse_heartbeat_secs;
         let api = tokio::spawn(herald_api::run(config, listener, async move {
             let _ = stopped.await;
         }));
