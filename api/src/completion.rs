@@ -177,18 +177,14 @@ impl Waiter {
         if let Some(outcome) = self.recorded(read_model).await? {
             return Ok(Some(outcome));
         }
-        if accepted_here
-            || read_model
-                .accepted_command(self.command_id)
-                .await?
-                .is_some()
-        {
+        if accepted_here {
             return Ok(None);
         }
-        // Published and processed between the two reads? Then the status is there now.
-        Ok(Some(
-            self.recorded(read_model).await?.unwrap_or(Outcome::Unknown),
-        ))
+        Ok(match read_model.status_or_pending(self.command_id).await? {
+            None => Some(Outcome::Unknown),
+            Some(status) => Notification::for_status(&status)
+                .map(|notification| Outcome::Finished(Arc::new(notification))),
+        })
     }
 
     /// Waits until the command finishes or `stop` fires.
@@ -212,7 +208,8 @@ impl Waiter {
                 biased;
                 notified = &mut self.receiver => match notified {
                     Ok(notification) => return Outcome::Finished(notification),
-                    // The hub is gone: the api is shutting down.
+                    // Unreachable while this waiter is registered: only delivery
+                    // removes its sender, and delivery sends first.
                     Err(_) => return Outcome::StillPending,
                 },
                 () = &mut stop => return Outcome::StillPending,

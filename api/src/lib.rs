@@ -17,14 +17,14 @@ pub mod routes;
 pub mod state;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::serve::ListenerExt;
-use herald_contract::{ReadModel, Topology, names};
+use herald_contract::{ReadModel, Topology, connection, names, process};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
@@ -41,10 +41,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn app(state: SharedState) -> Router {
     let web = herald_web::router(state.read_model.clone());
     routes::routes()
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .merge(web)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
 }
@@ -65,22 +65,16 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
 
 /// Runs the api on `listener` until `shutdown` resolves.
 ///
-/// On shutdown it stops accepting connections, ends every open event stream, and
-/// returns once the in-flight requests have finished.
+/// It serves at once, even before NATS is reachable: until then `/healthz`
+/// answers, `/readyz` and everything that needs NATS answer 503. On shutdown it
+/// stops accepting connections, ends every open event stream, and returns once
+/// the in-flight requests have finished.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let token = CancellationToken::new();
-    let trigger = tokio::spawn({
-        let token = token.clone();
-        async move {
-            shutdown.await;
-            token.cancel();
-        }
-    });
-
+    let (token, _trigger) = process::cancel_on(shutdown);
     let hub = completion::Hub::default();
     let client = config
         .nats
@@ -96,32 +90,37 @@ pub async fn run(
             }
         })
         .await?;
-    let jetstream = async_nats::jetstream::new(client.clone());
-    let Some(topology) = Topology::ensure_with_retry(
-        &jetstream,
-        &config.topology,
-        token.clone().cancelled_owned(),
-    )
-    .await
-    else {
-        trigger.abort();
-        return Ok(());
-    };
+    let jetstream = connection::jetstream(client.clone());
     let notifications = client.subscribe(names::NOTIFICATIONS_ALL).await?;
     let feeder = tokio::spawn(hub.clone().run(notifications, token.clone()));
 
+    let topology_ready = Arc::new(AtomicBool::new(false));
+    let setup = tokio::spawn({
+        let (jetstream, topology, ready, token) = (
+            jetstream.clone(),
+            config.topology.clone(),
+            topology_ready.clone(),
+            token.clone(),
+        );
+        async move {
+            let ensured =
+                Topology::ensure_with_retry(&jetstream, &topology, token.cancelled_owned()).await;
+            ready.store(ensured.is_some(), Ordering::Release);
+        }
+    });
+
     let state = Arc::new(AppState {
         client: client.clone(),
-        publisher: publish::Publisher::new(jetstream),
-        read_model: ReadModel::new(&topology),
+        publisher: publish::Publisher::new(jetstream.clone()),
+        read_model: ReadModel::new(jetstream),
         hub,
         recent: recent::RecentCommands::new(RECENT_COMMANDS),
+        topology_ready,
         shutdown: token.clone(),
         status_recheck: config.status_recheck(),
         sse_heartbeat: config.sse_heartbeat(),
     });
     tracing::info!(address = %listener.local_addr()?, "api listening");
-
     // Small responses (a 202, one SSE event) must not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
@@ -133,9 +132,14 @@ pub async fn run(
         .await?;
 
     token.cancel();
-    trigger.abort();
+    setup.await?;
     feeder.await?;
-    client.drain().await?;
+    if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.drain())
+        .await
+        .is_err()
+    {
+        tracing::warn!("NATS did not confirm the drain in time");
+    }
     tracing::info!("api stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use herald_contract::ReadModel;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub read_model: ReadModel,
     pub hub: Hub,
     pub recent: RecentCommands,
+    /// Set once the stream and buckets have been created or updated.
+    pub topology_ready: Arc<AtomicBool>,
     /// Fires when the api shuts down; open event streams end on it.
     pub shutdown: CancellationToken,
     pub status_recheck: Duration,

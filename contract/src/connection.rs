@@ -4,6 +4,17 @@ use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 
+/// The longest any single NATS request may take (a read, a KV put, a publish ack).
+/// Kept under 2 s so the api can answer 503 within the 2 s DESIGN.md promises.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A JetStream context whose requests give up after [`REQUEST_TIMEOUT`].
+pub fn jetstream(client: Client) -> async_nats::jetstream::Context {
+    async_nats::jetstream::ContextBuilder::new()
+        .timeout(REQUEST_TIMEOUT)
+        .build(client)
+}
+
 /// How to reach NATS; flattened into each binary's configuration.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NatsConfig {
@@ -46,6 +57,7 @@ impl NatsConfig {
             .name(client_name)
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
+            .request_timeout(Some(REQUEST_TIMEOUT))
             // Cap reconnect back-off low: a restarted server should be used within a second.
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis((attempts as u64 * 100).min(1_000))

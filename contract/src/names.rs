@@ -12,6 +12,10 @@ pub const REACTOR_CONSUMER: &str = "reactor";
 pub const LOCATIONS_BUCKET: &str = "locations";
 /// Command status: command id → CommandStatus JSON.
 pub const COMMANDS_BUCKET: &str = "commands";
+/// The stream behind [`LOCATIONS_BUCKET`] (JetStream names a bucket's stream `KV_<bucket>`).
+pub const LOCATIONS_STREAM: &str = "KV_locations";
+/// The stream behind [`COMMANDS_BUCKET`].
+pub const STATUSES_STREAM: &str = "KV_commands";
 /// Wildcard covering every notification.
 pub const NOTIFICATIONS_ALL: &str = "notifications.>";
 

@@ -1,6 +1,9 @@
 //! What every Herald process does at start and at stop: logging, and the signal
 //! that ends it.
 
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -33,5 +36,32 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C received; shutting down"),
         () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+/// A cancellation token that fires when `shutdown` resolves, so every loop of a
+/// process can watch one token. The returned guard stops watching when dropped,
+/// so an early return leaves no task behind.
+pub fn cancel_on(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (CancellationToken, AbortOnDrop) {
+    let token = CancellationToken::new();
+    let trigger = tokio::spawn({
+        let token = token.clone();
+        async move {
+            shutdown.await;
+            token.cancel();
+        }
+    });
+    (token, AbortOnDrop(trigger))
+}
+
+/// Aborts its task when dropped.
+#[derive(Debug)]
+pub struct AbortOnDrop(pub JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

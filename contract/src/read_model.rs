@@ -4,17 +4,26 @@
 //! The api's JSON routes and the web pages both read through here, so they can
 //! never disagree about what a location or a status looks like.
 
-use async_nats::jetstream::{kv, stream};
+use std::sync::Arc;
+
+use async_nats::jetstream::{self, kv, stream};
 use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::messages::{Command, CommandBody, CommandStatus};
-use crate::{Location, Topology, names};
+use crate::messages::{CommandBody, CommandState, CommandStatus};
+use crate::{Location, names};
 
 /// Why a read failed. Every variant is the server's problem, not the client's.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    #[error("{what} is not there (yet)")]
+    Missing {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("could not read key {key} of bucket {bucket}")]
     Entry {
         bucket: &'static str,
@@ -38,6 +47,14 @@ pub enum ReadError {
     },
 }
 
+/// What every stored command has, whatever its type and version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Accepted {
+    pub id: Uuid,
+    #[serde(default)]
+    pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A page of locations, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationPage {
@@ -47,25 +64,87 @@ pub struct LocationPage {
 }
 
 /// Read access to the buckets and the command stream.
+///
+/// The handles are looked up on first use rather than at start-up, so a process
+/// can serve (and answer 503) before NATS is reachable or the stream exists.
 #[derive(Debug, Clone)]
 pub struct ReadModel {
+    jetstream: jetstream::Context,
+    handles: Arc<OnceCell<Handles>>,
+}
+
+#[derive(Debug)]
+struct Handles {
     locations: kv::Store,
     statuses: kv::Store,
     commands: stream::Stream,
 }
 
 impl ReadModel {
-    pub fn new(topology: &Topology) -> Self {
+    pub fn new(jetstream: jetstream::Context) -> Self {
         Self {
-            locations: topology.locations.clone(),
-            statuses: topology.statuses.clone(),
-            commands: topology.commands.clone(),
+            jetstream,
+            handles: Arc::new(OnceCell::new()),
         }
+    }
+
+    async fn handles(&self) -> Result<&Handles, ReadError> {
+        self.handles
+            .get_or_try_init(|| async {
+                let (commands, locations, statuses) = tokio::try_join!(
+                    async {
+                        self.jetstream
+                            .get_stream(names::COMMANDS_STREAM)
+                            .await
+                            .map_err(missing(names::COMMANDS_STREAM))
+                    },
+                    async {
+                        self.jetstream
+                            .get_key_value(names::LOCATIONS_BUCKET)
+                            .await
+                            .map_err(missing(names::LOCATIONS_BUCKET))
+                    },
+                    async {
+                        self.jetstream
+                            .get_key_value(names::COMMANDS_BUCKET)
+                            .await
+                            .map_err(missing(names::COMMANDS_BUCKET))
+                    },
+                )?;
+                Ok(Handles {
+                    locations,
+                    statuses,
+                    commands,
+                })
+            })
+            .await
+    }
+
+    /// Checks with the server, now, that the stream and both buckets exist.
+    pub async fn check(&self) -> Result<(), ReadError> {
+        let exists = |what: &'static str, stream: &'static str| async move {
+            self.jetstream
+                .get_stream(stream)
+                .await
+                .map(|_| ())
+                .map_err(missing(what))
+        };
+        tokio::try_join!(
+            exists(names::COMMANDS_STREAM, names::COMMANDS_STREAM),
+            exists(names::LOCATIONS_BUCKET, names::LOCATIONS_STREAM),
+            exists(names::COMMANDS_BUCKET, names::STATUSES_STREAM),
+        )
+        .map(|_| ())
     }
 
     /// One location, if it exists.
     pub async fn location(&self, id: Uuid) -> Result<Option<Location>, ReadError> {
-        get_json(&self.locations, names::LOCATIONS_BUCKET, id).await
+        get_json(
+            &self.handles().await?.locations,
+            names::LOCATIONS_BUCKET,
+            id,
+        )
+        .await
     }
 
     /// Up to `limit` locations older than `before` (or the newest), newest first.
@@ -82,6 +161,8 @@ impl ReadModel {
             source,
         };
         let mut ids: Vec<Uuid> = self
+            .handles()
+            .await?
             .locations
             .keys()
             .await
@@ -109,18 +190,47 @@ impl ReadModel {
 
     /// A command's recorded status; `None` if the reactor has not written one.
     pub async fn command_status(&self, id: Uuid) -> Result<Option<CommandStatus>, ReadError> {
-        get_json(&self.statuses, names::COMMANDS_BUCKET, id).await
+        get_json(&self.handles().await?.statuses, names::COMMANDS_BUCKET, id).await
     }
 
-    /// The command as accepted into the stream, if it is there.
-    pub async fn accepted_command(&self, id: Uuid) -> Result<Option<Command>, ReadError> {
+    /// What is known of a command: its recorded status; `pending` while it waits in
+    /// the stream; `None` if it was never accepted.
+    ///
+    /// Statuses expire (the bucket's TTL) while the command stays in the stream, so
+    /// a command found in the stream whose location exists is reported completed
+    /// rather than pending forever.
+    pub async fn status_or_pending(&self, id: Uuid) -> Result<Option<CommandStatus>, ReadError> {
+        if let Some(status) = self.command_status(id).await? {
+            return Ok(Some(status));
+        }
+        let Some(command) = self.accepted_command(id).await? else {
+            // Published and processed in between? Then the status is there now.
+            return self.command_status(id).await;
+        };
+        if let Some(status) = self.command_status(id).await? {
+            return Ok(Some(status));
+        }
+        let known = |status, resource| CommandStatus {
+            id,
+            status,
+            resource,
+            errors: Vec::new(),
+            accepted_at: command.accepted_at,
+            completed_at: None,
+        };
+        Ok(Some(match self.location(id).await? {
+            Some(location) => known(CommandState::Completed, Some(location)),
+            None => known(CommandState::Pending, None),
+        }))
+    }
+
+    /// The command as accepted into the stream, if it is there. Read leniently:
+    /// a command this version cannot decode in full still exists.
+    pub async fn accepted_command(&self, id: Uuid) -> Result<Option<Accepted>, ReadError> {
+        let commands = &self.handles().await?.commands;
         for kind in CommandBody::KINDS {
             let subject = names::command_subject(kind, id);
-            match self
-                .commands
-                .get_last_raw_message_by_subject(&subject)
-                .await
-            {
+            match commands.get_last_raw_message_by_subject(&subject).await {
                 Ok(message) => {
                     return decode(&message.payload, || format!("stream message {subject}"))
                         .map(Some);
@@ -130,6 +240,15 @@ impl ReadModel {
             }
         }
         Ok(None)
+    }
+}
+
+fn missing<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> ReadError {
+    move |e| ReadError::Missing {
+        what,
+        source: Box::new(e),
     }
 }
 

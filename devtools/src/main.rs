@@ -91,12 +91,12 @@ async fn purge(nats: &NatsConfig) -> anyhow::Result<()> {
     let client = nats.connect("herald-dev", |_| {}).await?;
     let jetstream = async_nats::jetstream::new(client);
     for stream in [
-        names::COMMANDS_STREAM.to_owned(),
-        format!("KV_{}", names::LOCATIONS_BUCKET),
-        format!("KV_{}", names::COMMANDS_BUCKET),
+        names::COMMANDS_STREAM,
+        names::LOCATIONS_STREAM,
+        names::STATUSES_STREAM,
     ] {
         let purged = jetstream
-            .get_stream(&stream)
+            .get_stream(stream)
             .await
             .with_context(|| format!("stream {stream} (is NATS running? task nats)"))?
             .purge()

@@ -77,16 +77,23 @@ pub async fn consume(
         tracing::info!("consuming commands");
         loop {
             while tasks.try_join_next().is_some() {}
-            // Take a permit first, so no message waits unprocessed in our hands.
+            // The pull delivers up to a batch ahead of the permits; on shutdown,
+            // whatever it delivered that no task took is handed back.
             let permit = tokio::select! {
-                () = shutdown.cancelled() => break 'reconnect,
+                () = shutdown.cancelled() => {
+                    release(messages, concurrency).await;
+                    break 'reconnect;
+                }
                 permit = permits.clone().acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => break 'reconnect,
                 },
             };
             let message = tokio::select! {
-                () = shutdown.cancelled() => break 'reconnect,
+                () = shutdown.cancelled() => {
+                    release(messages, concurrency).await;
+                    break 'reconnect;
+                }
                 message = messages.next() => message,
             };
             let message = match message {
@@ -98,6 +105,7 @@ pub async fn consume(
                 }
                 None => {
                     tracing::warn!("message stream ended; reopening");
+                    backoff.wait(&shutdown).await;
                     continue 'reconnect;
                 }
             };
@@ -131,6 +139,26 @@ pub async fn consume(
         }
     }
     drain(tasks).await;
+}
+
+/// Hands back, with a `nak`, the messages the pull delivered ahead that no task
+/// took, so another reactor gets them at once rather than after the ack wait.
+async fn release(mut messages: pull::Stream, most: usize) {
+    let mut released = 0;
+    while released < most {
+        match tokio::time::timeout(Duration::from_millis(20), messages.next()).await {
+            Ok(Some(Ok(message))) => {
+                if let Err(error) = message.ack_with(AckKind::Nak(None)).await {
+                    tracing::debug!(%error, "could not hand a command back; it returns after the ack wait");
+                }
+                released += 1;
+            }
+            _ => break,
+        }
+    }
+    if released > 0 {
+        tracing::info!(released, "handed back commands delivered ahead");
+    }
 }
 
 async fn drain(mut tasks: JoinSet<()>) {

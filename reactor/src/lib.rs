@@ -12,8 +12,7 @@ pub mod consumer;
 pub mod projector;
 
 pub use config::Config;
-use herald_contract::Topology;
-use tokio_util::sync::CancellationToken;
+use herald_contract::{Topology, connection, process};
 
 /// Runs the reactor until `shutdown` resolves, then stops pulling, finishes what
 /// is in flight (up to [`consumer::DRAIN_TIMEOUT`]) and returns.
@@ -21,16 +20,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let token = CancellationToken::new();
-    let trigger = tokio::spawn({
-        let token = token.clone();
-        async move {
-            shutdown.await;
-            token.cancel();
-        }
-    });
+    let (token, _trigger) = process::cancel_on(shutdown);
     let client = config.nats.connect("herald-reactor", |_| {}).await?;
-    let jetstream = async_nats::jetstream::new(client.clone());
+    let jetstream = connection::jetstream(client.clone());
     let Some(topology) = Topology::ensure_with_retry(
         &jetstream,
         &config.topology,
@@ -38,14 +30,18 @@ pub async fn run(
     )
     .await
     else {
-        trigger.abort();
         return Ok(());
     };
     let projector = projector::Projector::new(client.clone(), &topology, config.delay());
     consumer::consume(topology.commands.clone(), projector, &config, token.clone()).await;
-    trigger.abort();
-    // Acks and notifications are buffered by the client: send them before leaving.
-    client.flush().await?;
+    // Acks and notifications are buffered by the client: send them before leaving,
+    // but do not hang on a server that is gone (what was not acked is redelivered).
+    if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("NATS did not confirm the last acknowledgements in time");
+    }
     tracing::info!("reactor stopped");
     Ok(())
 }

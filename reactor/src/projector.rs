@@ -38,6 +38,8 @@ pub enum ProjectError {
     },
     #[error("could not publish the notification")]
     Publish(#[from] async_nats::PublishError),
+    #[error("could not encode {0}")]
+    Encode(&'static str, #[source] serde_json::Error),
 }
 
 /// Where a delivery stands, from its JetStream metadata.
@@ -70,56 +72,64 @@ impl Projector {
 
     /// Handles one delivered command.
     pub async fn handle(&self, payload: &[u8], delivery: Delivery) -> Disposition {
-        let command: Command = match serde_json::from_slice(payload) {
-            Ok(command) => command,
+        let (status, done) = match serde_json::from_slice::<Command>(payload) {
+            Ok(command) => {
+                if !self.delay.is_zero() {
+                    tokio::time::sleep(self.delay).await;
+                }
+                (self.decide(&command), Disposition::Ack)
+            }
             Err(error) => {
                 tracing::error!(
                     stream_sequence = delivery.stream_sequence,
                     %error,
                     "undecodable command; terminated"
                 );
-                return Disposition::Terminate;
+                // Where its id can still be read, the command ends failed, so whoever
+                // waits for it hears so instead of waiting forever.
+                let Some(id) = readable_id(payload) else {
+                    return Disposition::Terminate;
+                };
+                let errors = vec!["the command could not be read".into()];
+                (
+                    CommandStatus::failed(id, None, errors),
+                    Disposition::Terminate,
+                )
             }
         };
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
+        let Err(error) = self.record(&status).await else {
+            return done;
+        };
+        if delivery.attempt < delivery.max_attempts {
+            let delay = retry_delay(delivery.attempt);
+            tracing::warn!(
+                command_id = %status.id,
+                attempt = delivery.attempt,
+                error = %error_chain(&error),
+                ?delay,
+                "projection failed; will retry"
+            );
+            return Disposition::Retry { delay };
         }
-        let status = self.decide(&command);
-        match self.record(&status).await {
-            Ok(()) => Disposition::Ack,
-            Err(error) if delivery.attempt < delivery.max_attempts => {
-                let delay = retry_delay(delivery.attempt);
-                tracing::warn!(
-                    command_id = %command.id,
-                    attempt = delivery.attempt,
-                    error = %error_chain(&error),
-                    ?delay,
-                    "projection failed; will retry"
-                );
-                Disposition::Retry { delay }
-            }
-            Err(error) => {
-                tracing::error!(
-                    command_id = %command.id,
-                    stream_sequence = delivery.stream_sequence,
-                    error = %error_chain(&error),
-                    "projection failed on the last delivery; the command ends failed"
-                );
-                let failed = CommandStatus::failed(
-                    command.id,
-                    Some(command.accepted_at),
-                    vec!["the command could not be processed".into()],
-                );
-                if let Err(error) = self.record(&failed).await {
-                    tracing::error!(
-                        command_id = %command.id,
-                        error = %error_chain(&error),
-                        "could not record the failure either"
-                    );
-                }
-                Disposition::Terminate
-            }
+        tracing::error!(
+            command_id = %status.id,
+            stream_sequence = delivery.stream_sequence,
+            error = %error_chain(&error),
+            "projection failed on the last delivery; the command ends failed"
+        );
+        let failed = CommandStatus::failed(
+            status.id,
+            status.accepted_at,
+            vec!["the command could not be processed".into()],
+        );
+        if let Err(error) = self.record(&failed).await {
+            tracing::error!(
+                command_id = %status.id,
+                error = %error_chain(&error),
+                "could not record the failure either"
+            );
         }
+        Disposition::Terminate
     }
 
     /// The outcome the command should have. Pure: the same command always decides
@@ -170,7 +180,8 @@ impl Projector {
         )
         .await?;
         if let Some(notification) = Notification::for_status(status) {
-            let payload = serde_json::to_vec(&notification).unwrap_or_default();
+            let payload = serde_json::to_vec(&notification)
+                .map_err(|e| ProjectError::Encode("the notification", e))?;
             self.client
                 .publish(notification.subject(), payload.into())
                 .await?;
@@ -185,7 +196,7 @@ async fn put(
     key: Uuid,
     value: &impl serde::Serialize,
 ) -> Result<(), ProjectError> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let bytes = serde_json::to_vec(value).map_err(|e| ProjectError::Encode(name, e))?;
     bucket
         .put(key.to_string(), bytes.into())
         .await
@@ -197,6 +208,18 @@ async fn put(
         })
 }
 
+/// The `id` of a command that does not decode as a whole (an unknown type from a
+/// newer api during a rolling deploy, say).
+fn readable_id(payload: &[u8]) -> Option<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct JustTheId {
+        id: Uuid,
+    }
+    serde_json::from_slice::<JustTheId>(payload)
+        .ok()
+        .map(|c| c.id)
+}
+
 /// Back-off before redelivery: 100 ms, doubling, at most 10 s.
 fn retry_delay(attempt: i64) -> Duration {
     let exponent = u32::try_from(attempt.clamp(1, 8) - 1).unwrap_or(0);
@@ -206,6 +229,15 @@ fn retry_delay(attempt: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_id_of_an_unreadable_command_is_found_where_it_can_be() {
+        let id = Uuid::now_v7();
+        let future = serde_json::json!({"id": id, "type": "teleport", "payload": {}});
+        assert_eq!(readable_id(future.to_string().as_bytes()), Some(id));
+        assert_eq!(readable_id(b"not json"), None);
+        assert_eq!(readable_id(br#"{"id": "nope"}"#), None);
+    }
 
     #[test]
     fn retry_delay_grows_and_is_capped() {

@@ -33,6 +33,8 @@ pub struct StackOptions {
     pub reactors: usize,
     /// `REACTOR_DELAY_MS` of each reactor.
     pub reactor_delay: Duration,
+    /// `REACTOR_CONCURRENCY` of each reactor.
+    pub concurrency: u64,
     /// Ack wait of the reactors' consumer; short, so killed reactors' commands come back soon.
     pub ack_wait_secs: u64,
     /// The api's `STATUS_RECHECK_SECS`.
@@ -46,6 +48,7 @@ impl Default for StackOptions {
         Self {
             reactors: 1,
             reactor_delay: Duration::ZERO,
+            concurrency: 64,
             ack_wait_secs: 2,
             status_recheck_secs: 15,
             sse_heartbeat_secs: 15,
@@ -97,10 +100,28 @@ impl Stack {
             api: Some(api),
             reactors: Vec::new(),
         };
+        stack.wait_ready().await;
         for _ in 0..options.reactors {
             stack.start_reactor();
         }
         stack
+    }
+
+    /// Waits until `/readyz` answers 200, as a load balancer would before sending traffic.
+    pub async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(response) = self.http.get(self.url("/readyz")).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the api did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Starts one more reactor; returns its index.
@@ -108,6 +129,7 @@ impl Stack {
         let mut config = herald_reactor::Config::with_nats_url(self.nats.url());
         config.delay_ms = u64::try_from(self.options.reactor_delay.as_millis()).unwrap_or(0);
         config.ack_wait_secs = self.options.ack_wait_secs;
+        config.concurrency = self.options.concurrency;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(herald_reactor::run(config, async move {
             let _ = stopped.await;

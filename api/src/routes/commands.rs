@@ -3,15 +3,15 @@
 use std::convert::Infallible;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use herald_contract::{CommandState, CommandStatus, Notification};
+use herald_contract::{CommandStatus, Notification};
 use serde::Serialize;
 
-use super::{CommandLinks, parse_id};
+use super::{CommandLinks, IdParam};
 use crate::completion::Outcome;
 use crate::error::ApiError;
 use crate::state::SharedState;
@@ -28,29 +28,20 @@ struct StatusBody {
 /// waits in the stream.
 pub async fn status(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let links = CommandLinks::for_command(id);
-    if let Some(status) = state.read_model.command_status(id).await? {
-        return Ok(Json(StatusBody { status, links }).into_response());
-    }
-    let Some(command) = state.read_model.accepted_command(id).await? else {
+    let Some(status) = state.read_model.status_or_pending(id).await? else {
         return Err(ApiError::NotFound(format!("no command {id}")));
     };
-    let status = CommandStatus {
-        id,
-        status: CommandState::Pending,
-        resource: None,
-        errors: Vec::new(),
-        accepted_at: Some(command.accepted_at),
-        completed_at: None,
-    };
-    Ok((
-        [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
-        Json(StatusBody { status, links }),
-    )
-        .into_response())
+    let pending = !status.status.is_terminal();
+    let links = CommandLinks::for_command(id);
+    let mut response = Json(StatusBody { status, links }).into_response();
+    if pending {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    Ok(response)
 }
 
 /// `GET /api/commands/{id}/events`: one terminal event, then the stream ends.
@@ -59,9 +50,8 @@ pub async fn status(
 /// while the client connects is delivered rather than missed.
 pub async fn events(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
     let heartbeat = state.sse_heartbeat;
     let waiter = state.hub.register(id);
     let accepted_here = state.recent.contains(&id);

@@ -1,5 +1,7 @@
 //! Liveness and readiness, for process supervisors and load balancers.
 
+use std::sync::atomic::Ordering;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,19 +14,22 @@ pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The api can accept commands: its NATS connection is up.
+/// The api can accept commands: NATS is connected, and the stream and buckets
+/// are there (checked with the server on every call).
 pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>) {
     let connection = state.client.connection_state();
-    let ready = connection == async_nats::connection::State::Connected;
-    let status = if ready {
-        StatusCode::OK
+    let problem = if connection != async_nats::connection::State::Connected {
+        Some(format!("NATS is {connection}"))
+    } else if !state.topology_ready.load(Ordering::Acquire) {
+        Some("the stream and buckets are being set up".to_owned())
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        state.read_model.check().await.err().map(|e| e.to_string())
     };
-    (
-        status,
-        Json(
-            json!({"status": if ready { "ready" } else { "unavailable" }, "nats": connection.to_string()}),
+    match problem {
+        None => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": reason})),
         ),
-    )
+    }
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald_contract::messages::CommandBody;
@@ -10,7 +10,7 @@ use herald_contract::{Command, Location, NewLocation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CommandLinks, parse_id};
+use super::{CommandLinks, IdParam, parse_id};
 use crate::error::ApiError;
 use crate::publish::PublishError;
 use crate::state::SharedState;
@@ -92,9 +92,8 @@ pub async fn list(
 /// `GET /api/locations/{id}`.
 pub async fn show(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
 ) -> Result<Json<Location>, ApiError> {
-    let id = parse_id(&id)?;
     state
         .read_model
         .location(id)

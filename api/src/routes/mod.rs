@@ -5,10 +5,13 @@ mod health;
 mod locations;
 
 use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::routing::get;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::error::ApiError;
 use crate::state::SharedState;
 
 pub fn routes() -> Router<SharedState> {
@@ -43,8 +46,20 @@ impl CommandLinks {
     }
 }
 
-/// Parses a path id, answering 400 for anything that is not a UUID.
-pub fn parse_id(raw: &str) -> Result<Uuid, crate::error::ApiError> {
-    Uuid::try_parse(raw)
-        .map_err(|_| crate::error::ApiError::BadRequest(format!("{raw:?} is not a UUID")))
+/// Parses an id, answering 400 for anything that is not a UUID.
+pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw).map_err(|_| ApiError::BadRequest(format!("{raw:?} is not a UUID")))
+}
+
+/// The `{id}` of a path, as a UUID; anything else is a 400 problem.
+#[derive(Debug, Clone, Copy)]
+pub struct IdParam(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
+        parse_id(&raw).map(IdParam)
+    }
 }

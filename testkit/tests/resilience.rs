@@ -1,0 +1,146 @@
+//! Herald when NATS goes away and comes back, and when a command cannot be read.
+
+use std::time::{Duration, Instant};
+
+use herald_testkit::{Stack, StackOptions};
+use serde_json::json;
+use uuid::Uuid;
+
+/// DESIGN.md: NATS unreachable is a 503 with `Retry-After` within 2 s.
+const WITHIN: Duration = Duration::from_secs(2);
+
+#[tokio::test]
+async fn while_nats_is_down_the_api_answers_503_quickly_and_recovers() {
+    let mut stack = Stack::start().await;
+    let done = stack.create_location("Before").await;
+    assert_eq!(stack.outcome(done).await.event, "completed");
+
+    stack.nats.stop().await;
+    let started = Instant::now();
+    let response = stack
+        .post_location(&json!({"name": "During", "category": "Town"}))
+        .await;
+    assert!(started.elapsed() < WITHIN, "took {:?}", started.elapsed());
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    for path in [
+        format!("/api/locations/{done}"),
+        format!("/api/commands/{done}"),
+        format!("/api/commands/{}/events", Uuid::now_v7()),
+        "/readyz".to_owned(),
+    ] {
+        let started = Instant::now();
+        let response = stack.get(&path).await;
+        assert!(
+            started.elapsed() < WITHIN,
+            "{path} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(response.status(), 503, "{path}");
+    }
+    assert_eq!(stack.get("/healthz").await.status(), 200);
+
+    stack.nats.restart().await;
+    let deadline = Instant::now() + herald_testkit::stack::PATIENCE;
+    while stack.get("/readyz").await.status() != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the api did not become ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = stack.create_location("After").await;
+    assert_eq!(stack.outcome(after).await.event, "completed");
+}
+
+#[tokio::test]
+async fn a_nats_restart_loses_no_command_and_no_waiter() {
+    let mut stack = Stack::start_with(StackOptions {
+        reactors: 0,
+        ..StackOptions::default()
+    })
+    .await;
+    let before: Vec<Uuid> = {
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            ids.insert(0, stack.create_location(&format!("Before {n}")).await);
+        }
+        ids
+    };
+    // A client waiting across the restart.
+    let mut waiting = stack.open_events(before[0]).await;
+
+    stack.nats.restart().await;
+    stack.start_reactor();
+    let event = waiting
+        .next_event()
+        .await
+        .expect("the outcome after the restart");
+    assert_eq!(event.event, "completed");
+    assert_eq!(event.data["command_id"], before[0].to_string());
+
+    let deadline = Instant::now() + herald_testkit::stack::PATIENCE;
+    let mut after = Vec::new();
+    for n in 0..10 {
+        // The api's connection may still be coming back: retry a 503 as a client would.
+        loop {
+            let response = stack
+                .post_location(&json!({"name": format!("After {n}"), "category": "Town"}))
+                .await;
+            if response.status() == 202 {
+                let body: serde_json::Value = response.json().await.expect("JSON");
+                after.push(Uuid::try_parse(body["id"].as_str().expect("id")).expect("uuid"));
+                break;
+            }
+            assert_eq!(response.status(), 503);
+            assert!(Instant::now() < deadline, "the api did not recover");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for id in before.iter().chain(&after) {
+        assert_eq!(stack.outcome(*id).await.event, "completed", "{id}");
+    }
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_be_read_ends_failed_and_the_reactor_goes_on() {
+    let stack = Stack::start().await;
+    let id = Uuid::now_v7();
+    let client = async_nats::connect(stack.nats.url())
+        .await
+        .expect("connect");
+    let jetstream = async_nats::jetstream::new(client);
+    // What a newer api might publish during a rolling deploy.
+    let unknown = json!({"id": id, "accepted_at": "2026-11-25T08:00:00Z", "type": "teleport_location", "payload": {}});
+    jetstream
+        .publish(
+            format!("commands.create_location.{id}"),
+            unknown.to_string().into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    // Not JSON at all: terminated without an id to report.
+    jetstream
+        .publish("commands.create_location.garbage", "garbage".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+
+    let event = stack.outcome(id).await;
+    assert_eq!(event.event, "failed");
+    assert_eq!(
+        event.data["errors"],
+        json!(["the command could not be read"])
+    );
+    assert_eq!(event.data["actions"], json!([]));
+
+    let next = stack.create_location("After the poison").await;
+    assert_eq!(stack.outcome(next).await.event, "completed");
+}
