@@ -245,10 +245,11 @@ impl Waiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use herald_contract::CommandStatus;
+    use herald_contract::{CommandStatus, FailureReason};
 
     fn payload(command_id: Uuid) -> Vec<u8> {
-        let status = CommandStatus::failed(command_id, None, vec!["no".into()]);
+        let status =
+            CommandStatus::failed(command_id, None, FailureReason::Invalid, vec!["no".into()]);
         let notification = Notification::for_status(&status).expect("terminal");
         serde_json::to_vec(&notification).expect("serializes")
     }

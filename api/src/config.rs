@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use herald_contract::{NatsConfig, TopologyConfig};
 
 /// Herald's HTTP api: accepts commands, serves the read model, streams completions.
@@ -25,6 +26,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub status_recheck_secs: u64,
 
+    /// Origins allowed to call the api from a browser (CORS), comma-separated, such
+    /// as `https://app.example.com`. Empty: same origin only.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_allowed_origins: Vec<HeaderValue>,
+
     /// Seconds between comment heartbeats on open event streams.
     #[arg(long, env = "SSE_HEARTBEAT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -40,6 +46,7 @@ impl Config {
             topology: TopologyConfig::default(),
             status_recheck_secs: 15,
             sse_heartbeat_secs: 15,
+            cors_allowed_origins: Vec::new(),
         }
     }
 
@@ -50,4 +57,21 @@ impl Config {
     pub fn sse_heartbeat(&self) -> Duration {
         Duration::from_secs(self.sse_heartbeat_secs)
     }
+}
+
+/// An origin is `scheme://host[:port]`, nothing more.
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    let text = text.trim();
+    let valid = (text.starts_with("http://") || text.starts_with("https://"))
+        && !text.trim_end_matches('/').contains(['?', '#'])
+        && text
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+    if !valid {
+        return Err(format!(
+            "{text:?} is not an origin like https://app.example.com"
+        ));
+    }
+    HeaderValue::from_str(text).map_err(|e| e.to_string())
 }

@@ -8,9 +8,13 @@
 //! Layout: `routes/` mirrors the URLs, [`error`] turns every failure into problem
 //! details, [`config`] holds the flags.
 
+pub mod accept;
+pub mod body;
 pub mod completion;
 pub mod config;
 pub mod error;
+pub mod openapi;
+pub mod prefer;
 pub mod publish;
 pub mod recent;
 pub mod routes;
@@ -21,10 +25,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::serve::ListenerExt;
-use herald_contract::{ReadModel, Topology, connection, names, process};
+use herald_contract::{LocationsView, ReadModel, Topology, connection, names, process};
 use tokio::net::TcpListener;
+use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
@@ -40,13 +45,43 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The whole HTTP surface: the JSON api, health checks and the web pages.
 pub fn app(state: SharedState) -> Router {
     let web = herald_web::router(state.read_model.clone());
+    let cors = cors(&state.cors_allowed_origins);
     routes::routes()
         .with_state(state)
         .merge(web)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower::util::option_layer(cors))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Cross-origin access for the configured origins; none by default (same origin).
+fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let name = HeaderName::from_static;
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins.to_vec())
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                name("prefer"),
+                name("idempotency-key"),
+                name("last-event-id"),
+                name("x-notification-await"),
+                name("x-notification-timeout"),
+            ])
+            .expose_headers([
+                header::LOCATION,
+                header::RETRY_AFTER,
+                header::LINK,
+                name("preference-applied"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 async fn not_found(uri: Uri) -> Problem {
@@ -75,6 +110,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (token, _trigger) = process::cancel_on(shutdown);
+    // However `run` returns, everything watching the token ends with it.
+    let _cancel_on_return = token.clone().drop_guard();
     let hub = completion::Hub::default();
     let client = config
         .nats
@@ -109,16 +146,19 @@ pub async fn run(
         }
     });
 
+    let locations_view = LocationsView::new();
+    let view_follower = locations_view.spawn(jetstream.clone(), token.clone());
     let state = Arc::new(AppState {
         client: client.clone(),
         publisher: publish::Publisher::new(jetstream.clone()),
-        read_model: ReadModel::new(jetstream),
+        read_model: ReadModel::new(jetstream, locations_view),
         hub,
         recent: recent::RecentCommands::new(RECENT_COMMANDS),
         topology_ready,
         shutdown: token.clone(),
         status_recheck: config.status_recheck(),
         sse_heartbeat: config.sse_heartbeat(),
+        cors_allowed_origins: config.cors_allowed_origins.clone(),
     });
     tracing::info!(address = %listener.local_addr()?, "api listening");
     // Small responses (a 202, one SSE event) must not wait for Nagle's algorithm.
@@ -133,6 +173,7 @@ pub async fn run(
 
     token.cancel();
     setup.await?;
+    view_follower.await?;
     feeder.await?;
     if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.drain())
         .await

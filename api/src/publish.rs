@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use async_nats::jetstream::{
+    self, context::PublishErrorKind, message::PublishMessage, publish::PublishAck,
+};
 use herald_contract::Command;
 use tokio::time::Instant;
 
@@ -38,10 +40,14 @@ impl Publisher {
     }
 
     /// Stores `command` in the stream, or fails within [`PUBLISH_BUDGET`].
-    pub async fn publish(&self, command: &Command) -> Result<(), PublishError> {
+    ///
+    /// The ack says where it is stored; `duplicate` means a message with the same
+    /// [`Command::message_id`] was stored before (a client's retry with the same
+    /// `Idempotency-Key`), and the ack's sequence is that earlier message's.
+    pub async fn publish(&self, command: &Command) -> Result<PublishAck, PublishError> {
         let message = PublishMessage::build()
             .payload(serde_json::to_vec(command)?.into())
-            .message_id(command.id.to_string());
+            .message_id(command.message_id());
         let subject = command.subject();
         let deadline = Instant::now() + PUBLISH_BUDGET;
         loop {
@@ -53,7 +59,7 @@ impl Publisher {
             };
             let attempt_deadline = deadline.min(Instant::now() + ATTEMPT_TIMEOUT);
             match tokio::time::timeout_at(attempt_deadline, attempt).await {
-                Ok(Ok(_ack)) => return Ok(()),
+                Ok(Ok(ack)) => return Ok(ack),
                 Ok(Err(error)) if !retryable(error.kind()) => return Err(error.into()),
                 Ok(Err(error)) => tracing::debug!(%error, "publish attempt failed; retrying"),
                 Err(_elapsed) => tracing::debug!("publish attempt timed out; retrying"),

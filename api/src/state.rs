@@ -27,4 +27,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     pub status_recheck: Duration,
     pub sse_heartbeat: Duration,
+    /// Origins allowed by CORS; empty for same origin only.
+    pub cors_allowed_origins: Vec<axum::http::HeaderValue>,
 }

@@ -1,77 +1,71 @@
-//! `herald-bench`: end-to-end latency of one command, as a browser sees it.
+//! `herald-bench`: Herald measured against a real NATS, as a client sees it.
 //!
-//! Starts its own nats-server (temp store, free port) and the release `reactor`
-//! and `api` binaries as separate processes, then sends commands one after another:
-//! POST `/api/locations`, open the command's event stream on the 202, stop the
-//! clock at the `completed` event. Prints percentiles. Run with `task bench`.
+//! Each mode starts its own nats-server (temp store, free port) and the release
+//! binaries beside this one as separate processes, then prints percentiles. Run
+//! with `task bench` (args after `--`).
+//!
+//! - no subcommand ([`latency`]): end-to-end latency of one command, POST to the
+//!   `completed` event on its stream, one after another.
+//! - `list` ([`listing`]): `GET /api/locations` with many locations stored.
 
+mod latency;
+mod listing;
+
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Parser;
-use eventsource_stream::Eventsource;
-use futures::StreamExt;
+use clap::{Parser, Subcommand};
 use herald_testkit::NatsServer;
-use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 #[derive(Debug, Parser)]
-#[command(name = "herald-bench", version, about)]
-struct Args {
-    /// Commands to measure.
-    #[arg(long, default_value_t = 2000)]
-    commands: usize,
-    /// Commands sent first and not measured.
-    #[arg(long, default_value_t = 200)]
-    warmup: usize,
-    /// HTTP port for the api under test (0: a free one).
-    #[arg(long, default_value_t = 0)]
-    port: u16,
+#[command(
+    name = "herald-bench",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(flatten)]
+    latency: latency::Args,
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Listing latency with many locations stored.
+    List(listing::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let nats = NatsServer::start().await;
-    let bin_dir = std::env::current_exe()?
-        .parent()
-        .context("the bench binary has a folder")?
-        .to_owned();
-    let port = match args.port {
+    let cli = Cli::parse();
+    match cli.mode {
+        None => latency::run(cli.latency).await,
+        Some(Mode::List(args)) => listing::run(args).await,
+    }
+}
+
+/// `port`, or a free one if it is 0; as `127.0.0.1:PORT`.
+fn http_address(port: u16) -> anyhow::Result<String> {
+    let port = match port {
         0 => std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port(),
         port => port,
     };
-    let address = format!("127.0.0.1:{port}");
-    let _reactor = spawn(bin_dir.join("reactor"), &nats, &address)?;
-    let _api = spawn(bin_dir.join("api"), &nats, &address)?;
-    let base = format!("http://{address}");
-    let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
-    wait_ready(&http, &base).await?;
+    Ok(format!("127.0.0.1:{port}"))
+}
 
-    for n in 0..args.warmup {
-        round_trip(&http, &base, &format!("warmup {n}")).await?;
-    }
-    let mut accepted = Vec::with_capacity(args.commands);
-    let mut completed = Vec::with_capacity(args.commands);
-    let started = Instant::now();
-    for n in 0..args.commands {
-        let timing = round_trip(&http, &base, &format!("measured {n}")).await?;
-        accepted.push(timing.accepted);
-        completed.push(timing.completed);
-    }
-    let elapsed = started.elapsed();
-    println!(
-        "sequential commands: {} measured after {} warm-up, {:.0} commands/s",
-        args.commands,
-        args.warmup,
-        args.commands as f64 / elapsed.as_secs_f64()
-    );
-    report("POST -> 202 accepted      ", accepted);
-    report("POST -> SSE `completed`   ", completed);
-    Ok(())
+/// A release binary that sits beside this one.
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    Ok(std::env::current_exe()?
+        .parent()
+        .context("the bench binary has a folder")?
+        .join(name))
 }
 
 fn report(what: &str, mut samples: Vec<Duration>) {
@@ -86,44 +80,7 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
-/// When one command was accepted and when it completed, from the start of its POST.
-struct Timing {
-    accepted: Duration,
-    completed: Duration,
-}
-
-/// One command, from the POST to the `completed` event on its stream.
-async fn round_trip(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<Timing> {
-    let start = Instant::now();
-    let accepted: Value = http
-        .post(format!("{base}/api/locations"))
-        .json(&json!({"name": name, "category": "Town", "description": ""}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let accepted_after = start.elapsed();
-    let events = accepted["links"]["events"]
-        .as_str()
-        .context("202 carries links.events")?;
-    let mut stream = http
-        .get(format!("{base}{events}"))
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes_stream()
-        .eventsource();
-    match stream.next().await {
-        Some(Ok(event)) if event.event == "completed" => Ok(Timing {
-            accepted: accepted_after,
-            completed: start.elapsed(),
-        }),
-        other => bail!("expected a completed event, got {other:?}"),
-    }
-}
-
-fn spawn(binary: std::path::PathBuf, nats: &NatsServer, address: &str) -> anyhow::Result<Child> {
+fn spawn(binary: PathBuf, nats: &NatsServer, address: &str) -> anyhow::Result<Child> {
     Command::new(&binary)
         .env("NATS_URL", nats.url())
         .env("HTTP_ADDR", address)

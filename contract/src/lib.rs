@@ -6,9 +6,12 @@
 //! through [`names`], build the messages from [`messages`] and [`location`], and create
 //! the stream and buckets at start-up through [`topology`], so the two binaries can
 //! never disagree about them. [`read_model`] is the read side of the buckets, shared
-//! by the api's JSON routes and the web pages.
+//! by the api's JSON routes and the web pages; [`locations_view`] keeps the
+//! `locations` bucket in memory for listing.
 
+pub mod command_log;
 pub mod location;
+pub mod locations_view;
 pub mod messages;
 pub mod names;
 pub mod process;
@@ -16,7 +19,8 @@ pub mod read_model;
 pub mod topology;
 
 pub use location::{Category, FieldError, Location, NewLocation};
-pub use messages::{Action, Command, CommandState, CommandStatus, Notification};
+pub use locations_view::LocationsView;
+pub use messages::{Action, Command, CommandState, CommandStatus, FailureReason, Notification};
 pub use read_model::ReadModel;
 pub use topology::{Topology, TopologyConfig};
 

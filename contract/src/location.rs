@@ -14,7 +14,7 @@ pub const NAME_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;
 
 /// What kind of place a location is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Category {
     Town,
     City,
@@ -57,7 +57,7 @@ impl std::fmt::Display for Category {
 }
 
 /// A location in the read model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Location {
     /// Equal to the id of the command that created it.
     pub id: Uuid,
@@ -68,7 +68,7 @@ pub struct Location {
 }
 
 /// A request to create a location whose fields have passed validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewLocation {
     /// Trimmed, 1–100 characters, no control characters.
     pub name: String,
@@ -78,7 +78,7 @@ pub struct NewLocation {
 }
 
 /// One field that failed validation, as reported to clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

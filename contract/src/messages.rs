@@ -16,6 +16,10 @@ pub struct Command {
     /// Set once by the api. The projection takes its timestamps from here, so a
     /// redelivered command writes exactly the same read model.
     pub accepted_at: DateTime<Utc>,
+    /// The client's `Idempotency-Key`, if it sent one: a retry with the same key
+    /// finds this command in the stream and compares its body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     #[serde(flatten)]
     pub body: CommandBody,
 }
@@ -45,7 +49,18 @@ impl Command {
         Self {
             id: Uuid::now_v7(),
             accepted_at: Utc::now(),
+            idempotency_key: None,
             body,
+        }
+    }
+
+    /// The `Nats-Msg-Id` it is published with: JetStream stores one message per id
+    /// within the duplicate window. A keyed command is de-duplicated by its key, so
+    /// a client's retry is stored once; others by their own id, so our retries are.
+    pub fn message_id(&self) -> String {
+        match &self.idempotency_key {
+            Some(key) => format!("idempotency-key:{key}"),
+            None => self.id.to_string(),
         }
     }
 
@@ -56,7 +71,7 @@ impl Command {
 }
 
 /// Where a command is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandState {
     Pending,
@@ -79,14 +94,29 @@ impl CommandState {
     }
 }
 
+/// Why a command failed, which decides the HTTP status a waiting client gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    /// A business rule refused it (a duplicate name): 409.
+    Conflict,
+    /// Its content breaks the rules of the resource: 422.
+    Invalid,
+    /// It could not be read or processed at all: 500.
+    Unprocessable,
+}
+
 /// A command's status as the reactor records it in the `commands` bucket.
 /// The api adds hypermedia links when it serves one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommandStatus {
     pub id: Uuid,
     pub status: CommandState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Location>,
+    /// Set when the status is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
     #[serde(default)]
     pub errors: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,18 +132,25 @@ impl CommandStatus {
             id: command.id,
             status: CommandState::Completed,
             resource: Some(location),
+            reason: None,
             errors: Vec::new(),
             accepted_at: Some(command.accepted_at),
             completed_at: Some(Utc::now()),
         }
     }
 
-    /// The status of a command that ended in `errors`.
-    pub fn failed(id: Uuid, accepted_at: Option<DateTime<Utc>>, errors: Vec<String>) -> Self {
+    /// The status of a command that failed for `reason`, described by `errors`.
+    pub fn failed(
+        id: Uuid,
+        accepted_at: Option<DateTime<Utc>>,
+        reason: FailureReason,
+        errors: Vec<String>,
+    ) -> Self {
         Self {
             id,
             status: CommandState::Failed,
             resource: None,
+            reason: Some(reason),
             errors,
             accepted_at,
             completed_at: Some(Utc::now()),
@@ -122,7 +159,7 @@ impl CommandStatus {
 }
 
 /// What a client is told when a command has finished.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     /// Derived from the command id and outcome, so a notification published again
     /// after a redelivery, or rebuilt from the status, carries the same id.
@@ -131,20 +168,23 @@ pub struct Notification {
     /// The outcome; serialized for clients that read the JSON without the SSE event name.
     pub status: CommandState,
     pub created_at: DateTime<Utc>,
+    /// Why it failed; absent when it completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
     pub errors: Vec<String>,
     pub actions: Vec<Action>,
     pub data: NotificationData,
 }
 
 /// The resource a notification is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
 }
 
 /// What the client should do next.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Action {
     /// Go to this page of the web UI.
@@ -175,6 +215,7 @@ impl Notification {
                 .completed_at
                 .or(status.accepted_at)
                 .unwrap_or_else(Utc::now),
+            reason: status.reason,
             errors: status.errors.clone(),
             actions,
             data: NotificationData {
@@ -241,7 +282,12 @@ mod tests {
 
     #[test]
     fn a_failed_command_has_errors_and_no_redirect() {
-        let status = CommandStatus::failed(Uuid::now_v7(), None, vec!["taken".into()]);
+        let status = CommandStatus::failed(
+            Uuid::now_v7(),
+            None,
+            FailureReason::Conflict,
+            vec!["taken".into()],
+        );
         let notification = Notification::for_status(&status).expect("terminal");
         assert!(notification.actions.is_empty());
         assert_eq!(notification.errors, ["taken"]);
@@ -251,7 +297,7 @@ mod tests {
     fn a_pending_status_has_no_notification() {
         let status = CommandStatus {
             status: CommandState::Pending,
-            ..CommandStatus::failed(Uuid::now_v7(), None, vec![])
+            ..CommandStatus::failed(Uuid::now_v7(), None, FailureReason::Invalid, vec![])
         };
         assert!(Notification::for_status(&status).is_none());
     }

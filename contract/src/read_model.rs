@@ -2,16 +2,18 @@
 //! command is still waiting in the stream.
 //!
 //! The api's JSON routes and the web pages both read through here, so they can
-//! never disagree about what a location or a status looks like.
+//! never disagree about what a location or a status looks like. Listing reads
+//! from a [`LocationsView`] when the process runs one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, stream};
-use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+use crate::locations_view::LocationsView;
 use crate::messages::{CommandBody, CommandState, CommandStatus};
 use crate::{Location, names};
 
@@ -31,12 +33,8 @@ pub enum ReadError {
         #[source]
         source: kv::EntryError,
     },
-    #[error("could not list bucket {bucket}")]
-    Keys {
-        bucket: &'static str,
-        #[source]
-        source: async_nats::Error,
-    },
+    #[error("the {what} view is still loading")]
+    Loading { what: &'static str },
     #[error("could not look up the command in stream {}", names::COMMANDS_STREAM)]
     Stream(#[source] stream::LastRawMessageError),
     #[error("stored value of {what} does not decode")]
@@ -71,24 +69,38 @@ pub struct LocationPage {
 pub struct ReadModel {
     jetstream: jetstream::Context,
     handles: Arc<OnceCell<Handles>>,
+    /// Where listing reads from; the owner of the process keeps it following the bucket.
+    locations_view: LocationsView,
 }
 
+/// How long a listing waits for the locations view to finish its first load
+/// before answering that it is not ready.
+const VIEW_LOADING_PATIENCE: Duration = Duration::from_millis(1500);
+
 #[derive(Debug)]
-struct Handles {
-    locations: kv::Store,
-    statuses: kv::Store,
-    commands: stream::Stream,
+pub(crate) struct Handles {
+    pub(crate) locations: kv::Store,
+    pub(crate) statuses: kv::Store,
+    pub(crate) commands: stream::Stream,
 }
 
 impl ReadModel {
-    pub fn new(jetstream: jetstream::Context) -> Self {
+    /// Reads through `jetstream`, listing from `locations_view`, which the caller
+    /// keeps following the bucket ([`LocationsView::spawn`]).
+    pub fn new(jetstream: jetstream::Context, locations_view: LocationsView) -> Self {
         Self {
             jetstream,
             handles: Arc::new(OnceCell::new()),
+            locations_view,
         }
     }
 
-    async fn handles(&self) -> Result<&Handles, ReadError> {
+    /// The view listing reads from.
+    pub fn locations_view(&self) -> &LocationsView {
+        &self.locations_view
+    }
+
+    pub(crate) async fn handles(&self) -> Result<&Handles, ReadError> {
         self.handles
             .get_or_try_init(|| async {
                 let (commands, locations, statuses) = tokio::try_join!(
@@ -149,43 +161,37 @@ impl ReadModel {
 
     /// Up to `limit` locations older than `before` (or the newest), newest first.
     ///
-    /// Ids are UUID v7, so their order is creation order. This lists every key of
-    /// the bucket per call; an in-memory view replaces it when the read model grows.
+    /// Ids are UUID v7, so their order is creation order. With a view, it waits
+    /// (briefly) for the view's first load rather than answer with part of the list.
     pub async fn locations(
         &self,
         limit: usize,
         before: Option<Uuid>,
     ) -> Result<LocationPage, ReadError> {
-        let keys_error = |source| ReadError::Keys {
-            bucket: names::LOCATIONS_BUCKET,
-            source,
-        };
-        let mut ids: Vec<Uuid> = self
+        let view = &self.locations_view;
+        if !view.wait_caught_up(VIEW_LOADING_PATIENCE).await {
+            return Err(ReadError::Loading {
+                what: names::LOCATIONS_BUCKET,
+            });
+        }
+        // Read your writes: answer once the view has applied every write stored
+        // before this request (sub-millisecond behind, normally).
+        let stored = self
             .handles()
             .await?
             .locations
-            .keys()
+            .stream
+            .get_info()
             .await
-            .map_err(|e| keys_error(e.into()))?
-            .map_err(|e| keys_error(e.into()))
-            .try_filter_map(|key| async move { Ok(Uuid::try_parse(&key).ok()) })
-            .try_collect()
-            .await?;
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        let older: Vec<Uuid> = ids
-            .into_iter()
-            .filter(|id| before.is_none_or(|before| *id < before))
-            .take(limit + 1)
-            .collect();
-        let more = older.len() > limit;
-        let locations: Vec<Location> = futures::stream::iter(older.into_iter().take(limit))
-            .map(|id| self.location(id))
-            .buffered(32)
-            .try_filter_map(|found| async move { Ok(found) })
-            .try_collect()
-            .await?;
-        let next = more.then(|| locations.last().map(|l| l.id)).flatten();
-        Ok(LocationPage { locations, next })
+            .map_err(missing(names::LOCATIONS_BUCKET))?
+            .state
+            .last_sequence;
+        if !view.wait_for_revision(stored, VIEW_LOADING_PATIENCE).await {
+            return Err(ReadError::Loading {
+                what: names::LOCATIONS_BUCKET,
+            });
+        }
+        Ok(view.page(limit, before))
     }
 
     /// A command's recorded status; `None` if the reactor has not written one.
@@ -214,6 +220,7 @@ impl ReadModel {
             id,
             status,
             resource,
+            reason: None,
             errors: Vec::new(),
             accepted_at: command.accepted_at,
             completed_at: None,

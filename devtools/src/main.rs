@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use herald_contract::{NatsConfig, names};
 use serde_json::{Value, json};
 
@@ -89,20 +89,27 @@ async fn seed(api_url: &str) -> anyhow::Result<()> {
 
 async fn purge(nats: &NatsConfig) -> anyhow::Result<()> {
     let client = nats.connect("herald-dev", |_| {}).await?;
-    let jetstream = async_nats::jetstream::new(client);
-    for stream in [
+    let jetstream = herald_contract::connection::jetstream(client);
+    let purged = jetstream
+        .get_stream(names::COMMANDS_STREAM)
+        .await
+        .context("is NATS running? (task nats)")?
+        .purge()
+        .await
+        .context("purging the commands")?;
+    println!(
+        "{}: {} commands purged",
         names::COMMANDS_STREAM,
-        names::LOCATIONS_STREAM,
-        names::STATUSES_STREAM,
-    ] {
-        let purged = jetstream
-            .get_stream(stream)
-            .await
-            .with_context(|| format!("stream {stream} (is NATS running? task nats)"))?
-            .purge()
-            .await
-            .with_context(|| format!("purging {stream}"))?;
-        println!("{stream}: {} messages purged", purged.purged);
+        purged.purged
+    );
+    // Key by key, so the api's views, which follow the buckets, see each removal.
+    for bucket in [names::LOCATIONS_BUCKET, names::COMMANDS_BUCKET] {
+        let store = jetstream.get_key_value(bucket).await?;
+        let keys: Vec<String> = store.keys().await?.try_collect().await?;
+        for key in &keys {
+            store.purge(key).await?;
+        }
+        println!("{bucket}: {} keys purged", keys.len());
     }
     Ok(())
 }

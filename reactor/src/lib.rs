@@ -21,6 +21,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (token, _trigger) = process::cancel_on(shutdown);
+    // However `run` returns, everything watching the token ends with it.
+    let _cancel_on_return = token.clone().drop_guard();
     let client = config.nats.connect("herald-reactor", |_| {}).await?;
     let jetstream = connection::jetstream(client.clone());
     let Some(topology) = Topology::ensure_with_retry(

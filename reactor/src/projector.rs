@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use herald_contract::messages::CommandBody;
-use herald_contract::{Command, CommandStatus, Location, Notification, Topology, error_chain};
+use herald_contract::{
+    Command, CommandStatus, FailureReason, Location, Notification, Topology, error_chain,
+};
 use uuid::Uuid;
 
 /// What to do with a message once it has been handled.
@@ -92,7 +94,7 @@ impl Projector {
                 };
                 let errors = vec!["the command could not be read".into()];
                 (
-                    CommandStatus::failed(id, None, errors),
+                    CommandStatus::failed(id, None, FailureReason::Unprocessable, errors),
                     Disposition::Terminate,
                 )
             }
@@ -120,6 +122,7 @@ impl Projector {
         let failed = CommandStatus::failed(
             status.id,
             status.accepted_at,
+            FailureReason::Unprocessable,
             vec!["the command could not be processed".into()],
         );
         if let Err(error) = self.record(&failed).await {
@@ -151,6 +154,7 @@ impl Projector {
                 Err(errors) => CommandStatus::failed(
                     command.id,
                     Some(command.accepted_at),
+                    FailureReason::Invalid,
                     errors
                         .into_iter()
                         .map(|e| format!("{}: {}", e.field, e.message))

@@ -41,6 +41,8 @@ pub struct StackOptions {
     pub status_recheck_secs: u64,
     /// The api's `SSE_HEARTBEAT_SECS`.
     pub sse_heartbeat_secs: u64,
+    /// The api's `CORS_ALLOWED_ORIGINS`.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for StackOptions {
@@ -52,6 +54,7 @@ impl Default for StackOptions {
             ack_wait_secs: 2,
             status_recheck_secs: 15,
             sse_heartbeat_secs: 15,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -77,34 +80,51 @@ impl Stack {
 
     pub async fn start_with(options: StackOptions) -> Self {
         let nats = NatsServer::start().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port for the api");
-        let api_url = format!(
-            "http://{}",
-            listener.local_addr().expect("listener has an address")
-        );
-        let (api_stop, stopped) = oneshot::channel::<()>();
-        let mut config = herald_api::Config::with_nats_url(nats.url());
-        config.status_recheck_secs = options.status_recheck_secs;
-        config.sse_heartbeat_secs = options.sse_heartbeat_secs;
-        let api = tokio::spawn(herald_api::run(config, listener, async move {
-            let _ = stopped.await;
-        }));
         let mut stack = Self {
             nats,
-            api_url,
+            api_url: String::new(),
             http: reqwest::Client::new(),
             options: options.clone(),
-            api_stop: Some(api_stop),
-            api: Some(api),
+            api_stop: None,
+            api: None,
             reactors: Vec::new(),
         };
-        stack.wait_ready().await;
+        stack.start_api().await;
         for _ in 0..options.reactors {
             stack.start_reactor();
         }
         stack
+    }
+
+    /// Starts the api on a fresh port (after [`Stack::stop_api`], a new instance:
+    /// nothing survives in its memory) and waits until it is ready.
+    pub async fn start_api(&mut self) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port for the api");
+        self.api_url = format!(
+            "http://{}",
+            listener.local_addr().expect("listener has an address")
+        );
+        let (api_stop, stopped) = oneshot::channel::<()>();
+        let mut config = herald_api::Config::with_nats_url(self.nats.url());
+        config.status_recheck_secs = self.options.status_recheck_secs;
+        config.sse_heartbeat_secs = self.options.sse_heartbeat_secs;
+        config.cors_allowed_origins = self
+            .options
+            .cors_allowed_origins
+            .iter()
+            .map(|origin| origin.parse().expect("a valid origin"))
+            .collect();
+        self.api = Some(tokio::spawn(herald_api::run(
+            config,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        )));
+        self.api_stop = Some(api_stop);
+        self.wait_ready().await;
     }
 
     /// Waits until `/readyz` answers 200, as a load balancer would before sending traffic.
@@ -173,12 +193,20 @@ impl Stack {
 
     /// `POST /api/locations` with a JSON body.
     pub async fn post_location(&self, body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.url("/api/locations"))
-            .json(body)
-            .send()
-            .await
-            .expect("POST /api/locations")
+        self.post_location_with(body, &[]).await
+    }
+
+    /// `POST /api/locations` with a JSON body and extra headers.
+    pub async fn post_location_with(
+        &self,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url("/api/locations")).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("POST /api/locations")
     }
 
     /// Creates a location named `name` and returns its command id (asserts 202).
@@ -202,9 +230,22 @@ impl Stack {
 
     /// Opens `GET /api/commands/{id}/events` and returns the stream, asserting it is
     /// an event stream.
-    pub async fn open_events(&self, id: Uuid) -> CommandEvents {
-        let response = self.get(&format!("/api/commands/{id}/events")).await;
-        assert_eq!(response.status(), 200, "events answered {response:?}");
+    pub async fn open_events(&self, id: Uuid) -> Events {
+        self.open_sse(&format!("/api/commands/{id}/events"), &[])
+            .await
+    }
+
+    /// Opens any event stream of the api, with extra request headers.
+    pub async fn open_sse(&self, path: &str, headers: &[(&str, &str)]) -> Events {
+        let mut request = self.http.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status(), 200, "{path} answered {response:?}");
         let content_type = response
             .headers()
             .get("content-type")
@@ -214,7 +255,7 @@ impl Stack {
             content_type.starts_with("text/event-stream"),
             "{content_type}"
         );
-        CommandEvents {
+        Events {
             events: Box::pin(response.bytes_stream().eventsource()),
         }
     }
@@ -259,18 +300,18 @@ type EventStream = std::pin::Pin<
     >,
 >;
 
-/// An open event stream of one command.
-pub struct CommandEvents {
+/// An open event stream.
+pub struct Events {
     events: EventStream,
 }
 
-impl std::fmt::Debug for CommandEvents {
+impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CommandEvents")
+        f.write_str("Events")
     }
 }
 
-impl CommandEvents {
+impl Events {
     /// The next event within [`PATIENCE`]; `None` if the stream ended.
     pub async fn next_event(&mut self) -> Option<SseEvent> {
         let next = tokio::time::timeout(PATIENCE, self.events.next())

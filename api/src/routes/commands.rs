@@ -8,24 +8,29 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use herald_contract::{CommandStatus, Notification};
-use serde::Serialize;
+use herald_contract::Notification;
 
 use super::{CommandLinks, IdParam};
+use crate::accept::StatusBody;
 use crate::completion::Outcome;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::state::SharedState;
-
-/// A command's status with its links.
-#[derive(Debug, Serialize)]
-struct StatusBody {
-    #[serde(flatten)]
-    status: CommandStatus,
-    links: CommandLinks,
-}
 
 /// `GET /api/commands/{id}`: the recorded status, or `pending` while the command
 /// waits in the stream.
+#[utoipa::path(
+    get,
+    path = "/api/commands/{id}",
+    tag = "commands",
+    params(("id" = uuid::Uuid, Path, description = "Command id")),
+    responses(
+        (status = 200, description = "The command's status; `pending` comes with Retry-After", body = StatusBody,
+            headers(("Retry-After" = String, description = "Seconds, while pending"))),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown command", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "NATS unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn status(
     State(state): State<SharedState>,
     IdParam(id): IdParam,
@@ -48,6 +53,19 @@ pub async fn status(
 ///
 /// The waiter is registered before the status is read, so a completion that lands
 /// while the client connects is delivered rather than missed.
+#[utoipa::path(
+    get,
+    path = "/api/commands/{id}/events",
+    tag = "commands",
+    params(("id" = uuid::Uuid, Path, description = "Command id")),
+    responses(
+        (status = 200, description = "`text/event-stream`: one event named `completed` or `failed` whose data is the Notification and whose id is the notification id, then the stream ends. Comment heartbeats while waiting.",
+            body = Notification, content_type = "text/event-stream"),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown command", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "NATS unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn events(
     State(state): State<SharedState>,
     IdParam(id): IdParam,

@@ -10,18 +10,27 @@ use serde_json::{Value, json};
 use crate::state::SharedState;
 
 /// The process is up and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Object)))]
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// The api can accept commands: NATS is connected, and the stream and buckets
 /// are there (checked with the server on every call).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready to accept commands", body = Object),
+        (status = 503, description = "Not ready, with the reason", body = Object),
+    ))]
 pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>) {
     let connection = state.client.connection_state();
     let problem = if connection != async_nats::connection::State::Connected {
         Some(format!("NATS is {connection}"))
     } else if !state.topology_ready.load(Ordering::Acquire) {
         Some("the stream and buckets are being set up".to_owned())
+    } else if !state.read_model.locations_view().is_caught_up() {
+        Some("the locations view is loading".to_owned())
     } else {
         state.read_model.check().await.err().map(|e| e.to_string())
     };

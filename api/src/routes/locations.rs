@@ -1,62 +1,72 @@
 //! `/api/locations`: accepting create commands, and reading the read model.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use herald_contract::messages::CommandBody;
-use herald_contract::{Command, Location, NewLocation};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use herald_contract::{Location, NewLocation};
+use serde::Deserialize;
 
-use super::{CommandLinks, IdParam, parse_id};
-use crate::error::ApiError;
-use crate::publish::PublishError;
+use super::{IdParam, parse_id};
+use crate::accept::accept;
+use crate::body::JsonBody;
+use crate::error::{ApiError, Problem};
 use crate::state::SharedState;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-/// The 202 answer: the command is in the stream and will be processed.
-#[derive(Debug, Serialize)]
-struct Accepted {
-    id: uuid::Uuid,
-    status: &'static str,
-    links: CommandLinks,
+/// The body of `POST /api/locations`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Documents the request; the handler validates the JSON itself.
+pub struct CreateLocation {
+    /// 1–100 characters after trimming, no control characters; unique, compared
+    /// trimmed and case-insensitively.
+    name: String,
+    category: herald_contract::Category,
+    /// At most 1000 characters.
+    description: Option<String>,
 }
 
-/// `POST /api/locations`: validate, publish, answer 202 once the stream has it.
+/// Create a location.
+///
+/// Validates the body, stores the command in the stream, and answers 202 with
+/// where to follow it. With `Prefer: wait=N` the answer waits up to N seconds
+/// (at most 30) for the command to finish.
+#[utoipa::path(
+    post,
+    path = "/api/locations",
+    tag = "locations",
+    request_body(content = CreateLocation, content_type = "application/json"),
+    params(
+        ("Prefer" = Option<String>, Header, description = "`wait=N`: hold the answer up to N seconds (capped at 30) for the outcome"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; a retry with the same key and body within 2 minutes returns the same command"),
+        ("X-Notification-Await" = Option<String>, Header, description = "The seed's alias: `true` to wait"),
+        ("X-Notification-Timeout" = Option<String>, Header, description = "The seed's alias: seconds to wait (default 5)"),
+    ),
+    responses(
+        (status = 202, description = "Accepted: the command is stored and will be processed", body = crate::accept::Accepted,
+            headers(("Location" = String, description = "/api/commands/{id}"))),
+        (status = 201, description = "Completed within the requested wait", body = crate::accept::StatusBody,
+            headers(("Location" = String, description = "/api/locations/{id}"), ("Preference-Applied" = String, description = "wait=N"))),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Failed within the wait: a business rule refused it", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (one entry each), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Failed within the wait: it could not be processed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "NATS unavailable; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     State(state): State<SharedState>,
-    body: Result<Json<Value>, JsonRejection>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body?;
     let location = NewLocation::from_json(&body).map_err(ApiError::Validation)?;
-    let command = Command::new(CommandBody::CreateLocation(location));
-    state
-        .publisher
-        .publish(&command)
-        .await
-        .map_err(|error| match error {
-            PublishError::Encode(_) => ApiError::Internal(error.into()),
-            _ => ApiError::Unavailable(error.into()),
-        })?;
-    state.recent.insert(command.id);
-    let links = CommandLinks::for_command(command.id);
-    let location =
-        HeaderValue::try_from(&links.status).map_err(|error| ApiError::Internal(error.into()))?;
-    let body = Accepted {
-        id: command.id,
-        status: "pending",
-        links,
-    };
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response())
+    accept(&state, &headers, CommandBody::CreateLocation(location)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +75,24 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-/// `GET /api/locations`: newest first, paged by cursor.
+/// List locations, newest first.
+///
+/// The next page, if any, is in the `Link` header (`rel="next"`).
+#[utoipa::path(
+    get,
+    path = "/api/locations",
+    tag = "locations",
+    params(
+        ("limit" = Option<usize>, Query, description = "1–500, default 50"),
+        ("cursor" = Option<String>, Query, description = "From the previous page's Link header"),
+    ),
+    responses(
+        (status = 200, description = "A page of locations", body = Vec<Location>,
+            headers(("Link" = String, description = "`</api/locations?limit=N&cursor=C>; rel=\"next\"`"))),
+        (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "NATS unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(
     State(state): State<SharedState>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -89,7 +116,19 @@ pub async fn list(
     Ok(response)
 }
 
-/// `GET /api/locations/{id}`.
+/// One location.
+#[utoipa::path(
+    get,
+    path = "/api/locations/{id}",
+    tag = "locations",
+    params(("id" = uuid::Uuid, Path, description = "Location id (= the id of the command that created it)")),
+    responses(
+        (status = 200, description = "The location", body = Location),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "NATS unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn show(
     State(state): State<SharedState>,
     IdParam(id): IdParam,

@@ -1,8 +1,9 @@
 //! The JSON and SSE routes under `/api`, plus health checks. One file per resource.
 
-mod commands;
-mod health;
-mod locations;
+pub(crate) mod commands;
+pub(crate) mod health;
+pub(crate) mod locations;
+pub(crate) mod notifications;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Path};
@@ -23,12 +24,14 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/locations/{id}", get(locations::show))
         .route("/api/commands/{id}", get(commands::status))
         .route("/api/commands/{id}/events", get(commands::events))
+        .route("/api/notifications", get(notifications::feed))
+        .route("/api/openapi.json", get(crate::openapi::document))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
 }
 
 /// Where a client goes next for a command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CommandLinks {
     #[serde(rename = "self")]
     pub status: String,

@@ -1,0 +1,56 @@
+//! The OpenAPI document of the HTTP api, generated from the handlers' annotations
+//! and the types they exchange, so it cannot drift from the code by much; a test
+//! checks that every route of the router is in it.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::routes::{commands, health, locations, notifications};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Herald",
+        description = "Accepts commands, serves the read model, and tells clients the moment a command has finished (Server-Sent Events, or `Prefer: wait`). Every error is RFC 9457 problem details."
+    ),
+    paths(
+        locations::create,
+        locations::list,
+        locations::show,
+        commands::status,
+        commands::events,
+        notifications::feed,
+        health::live,
+        health::ready,
+        document,
+    ),
+    components(schemas(
+        herald_contract::Location,
+        herald_contract::Category,
+        herald_contract::CommandStatus,
+        herald_contract::CommandState,
+        herald_contract::FailureReason,
+        herald_contract::Notification,
+        herald_contract::messages::NotificationData,
+        herald_contract::Action,
+        crate::accept::Accepted,
+        crate::accept::StatusBody,
+        crate::routes::CommandLinks,
+        crate::error::Problem,
+        crate::error::ProblemEntry,
+        locations::CreateLocation,
+    )),
+    tags(
+        (name = "locations", description = "The demo resource: create one, read the read model"),
+        (name = "commands", description = "Follow a command to its outcome"),
+        (name = "operations", description = "Health and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

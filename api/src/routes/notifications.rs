@@ -1,0 +1,73 @@
+//! `GET /api/notifications`: every command's outcome, for dashboards (the seed's
+//! global feed).
+//!
+//! The feed is read from the `commands` bucket rather than from the core
+//! notifications, because the bucket keeps history: each event's `id:` is the
+//! status's revision, and a client that reconnects with `Last-Event-ID` is sent
+//! what it missed. The horizon is what the bucket still holds: statuses live for
+//! `COMMAND_STATUS_TTL_SECS` (24 h by default), the latest status of each command.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use herald_contract::{CommandStatus, Notification};
+
+use crate::error::{ApiError, Problem};
+use crate::state::SharedState;
+
+/// Every command's outcome, as it happens.
+#[utoipa::path(
+    get,
+    path = "/api/notifications",
+    tag = "commands",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (sent by EventSource on reconnect)")),
+    responses(
+        (status = 200, description = "`text/event-stream` of events named `notification`, data = Notification, id = a revision to resume from",
+            body = Notification, content_type = "text/event-stream"),
+        (status = 503, description = "NATS unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn feed(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // A Last-Event-ID this feed did not hand out is ignored: the client starts live.
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let watch = state.read_model.watch_statuses(after).await?;
+    let events = watch
+        .take_until(state.shutdown.clone().cancelled_owned())
+        // A broken watch ends the response; the browser reconnects with
+        // Last-Event-ID and resumes where it was.
+        .take_while(|entry| {
+            if let Err(error) = entry {
+                tracing::warn!(%error, "status watch failed; ending the feed");
+            }
+            std::future::ready(entry.is_ok())
+        })
+        .filter_map(|entry| async move {
+            let entry = entry.ok()?;
+            let status: CommandStatus = serde_json::from_slice(&entry.value).ok()?;
+            let notification = Notification::for_status(&status)?;
+            Event::default()
+                .event("notification")
+                .id(entry.revision.to_string())
+                .json_data(&notification)
+                .ok()
+                .map(Ok::<_, Infallible>)
+        });
+    Ok((
+        [(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        )],
+        Sse::new(events).keep_alive(KeepAlive::new().interval(state.sse_heartbeat)),
+    )
+        .into_response())
+}

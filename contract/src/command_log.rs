@@ -1,0 +1,42 @@
+//! Reads of the command side: a command stored in the stream by sequence (for
+//! idempotent retries), and the history of command statuses (for the global feed).
+
+use async_nats::jetstream::kv;
+
+use crate::Command;
+use crate::read_model::{ReadError, ReadModel};
+
+impl ReadModel {
+    /// The command stored at `sequence` of the `COMMANDS` stream.
+    pub async fn command_at(&self, sequence: u64) -> Result<Command, ReadError> {
+        let message = self
+            .handles()
+            .await?
+            .commands
+            .get_raw_message(sequence)
+            .await
+            .map_err(|e| ReadError::Missing {
+                what: crate::names::COMMANDS_STREAM,
+                source: Box::new(e),
+            })?;
+        serde_json::from_slice(&message.payload).map_err(|source| ReadError::Decode {
+            what: format!("command at sequence {sequence}"),
+            source,
+        })
+    }
+
+    /// Every status written from `after + 1` on (the statuses still in the bucket),
+    /// then live; or, without `after`, only what is written from now on. Entries carry
+    /// their revision, which the feed uses as its event id.
+    pub async fn watch_statuses(&self, after: Option<u64>) -> Result<kv::Watch, ReadError> {
+        let statuses = &self.handles().await?.statuses;
+        let watch = match after {
+            Some(revision) => statuses.watch_all_from_revision(revision + 1).await,
+            None => statuses.watch_all().await,
+        };
+        watch.map_err(|e| ReadError::Missing {
+            what: crate::names::COMMANDS_BUCKET,
+            source: Box::new(e),
+        })
+    }
+}

@@ -1,0 +1,58 @@
+//! `GET /api/notifications`: every outcome, resumable with `Last-Event-ID`.
+
+use std::time::Duration;
+
+use herald_testkit::Stack;
+
+#[tokio::test]
+async fn the_feed_carries_every_outcome_and_resumes_after_a_reconnect() {
+    let stack = Stack::start().await;
+    let mut feed = stack.open_sse("/api/notifications", &[]).await;
+    let first = stack.create_location("One").await;
+    let event = feed.next_event().await.expect("an event");
+    assert_eq!(event.event, "notification");
+    assert_eq!(event.data["command_id"], first.to_string());
+    assert_eq!(event.data["status"], "completed");
+    let last_seen = event.id.clone();
+    drop(feed);
+
+    // While the client is away, two more commands finish.
+    let second = stack.create_location("Two").await;
+    let third = stack.create_location("Three").await;
+    stack.outcome(second).await;
+    stack.outcome(third).await;
+
+    let mut feed = stack
+        .open_sse("/api/notifications", &[("last-event-id", &last_seen)])
+        .await;
+    let missed: Vec<String> = vec![
+        feed.next_event().await.expect("missed 1").data["command_id"].to_string(),
+        feed.next_event().await.expect("missed 2").data["command_id"].to_string(),
+    ];
+    assert_eq!(
+        missed,
+        [format!("\"{second}\""), format!("\"{third}\"")],
+        "exactly what it missed, in order"
+    );
+    feed.assert_quiet(Duration::from_millis(300)).await;
+
+    // And it goes on live.
+    let fourth = stack.create_location("Four").await;
+    let live = feed.next_event().await.expect("live event");
+    assert_eq!(live.data["command_id"], fourth.to_string());
+    assert!(live.id.parse::<u64>().expect("numeric id") > last_seen.parse::<u64>().expect("id"));
+}
+
+#[tokio::test]
+async fn without_last_event_id_the_feed_starts_live() {
+    let stack = Stack::start().await;
+    let old = stack.create_location("Old").await;
+    stack.outcome(old).await;
+    let mut feed = stack.open_sse("/api/notifications", &[]).await;
+    feed.assert_quiet(Duration::from_millis(300)).await;
+    let new = stack.create_location("New").await;
+    assert_eq!(
+        feed.next_event().await.expect("event").data["command_id"],
+        new.to_string()
+    );
+}
