@@ -93,7 +93,17 @@ impl FieldError {
     }
 }
 
+/// Namespace of name keys (a fixed random UUID).
+const NAME_NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_6f04_7d1a_4e59_9c3b_51f0_a7d2_e468);
+
 impl NewLocation {
+    /// The key of this location's name in the name index: names compare trimmed
+    /// and case-insensitively, and any name maps to a valid KV key.
+    pub fn name_key(&self) -> String {
+        let normalized = self.name.trim().to_lowercase();
+        Uuid::new_v5(&NAME_NAMESPACE, normalized.as_bytes()).to_string()
+    }
+
     /// Validates a JSON request body, reporting every bad field rather than the first.
     pub fn from_json(body: &Value) -> Result<Self, Vec<FieldError>> {
         let Some(object) = body.as_object() else {
@@ -243,6 +253,17 @@ mod tests {
             .expect_err("invalid");
         assert_eq!(fields(errors), ["name"]);
         assert!(NewLocation::from_json(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn names_compare_trimmed_and_case_insensitively() {
+        let named = |name: &str| NewLocation {
+            name: name.into(),
+            category: Category::Town,
+            description: String::new(),
+        };
+        assert_eq!(named("Évora").name_key(), named("  éVORA ").name_key());
+        assert_ne!(named("Evora").name_key(), named("Évora").name_key());
     }
 
     #[test]

@@ -12,6 +12,14 @@ pub const REACTOR_CONSUMER: &str = "reactor";
 pub const LOCATIONS_BUCKET: &str = "locations";
 /// Command status: command id → CommandStatus JSON.
 pub const COMMANDS_BUCKET: &str = "commands";
+/// Which command holds each location name: normalized-name key → command id.
+/// Written create-if-absent, which makes names unique across any number of reactors.
+pub const LOCATION_NAMES_BUCKET: &str = "location_names";
+/// Commands given up on, kept for inspection with why and when.
+pub const DEAD_LETTERS_STREAM: &str = "DEAD_COMMANDS";
+/// Subjects captured by [`DEAD_LETTERS_STREAM`].
+pub const DEAD_LETTERS_SUBJECTS: &str = "dead.commands.>";
+
 /// The stream behind [`LOCATIONS_BUCKET`] (JetStream names a bucket's stream `KV_<bucket>`).
 pub const LOCATIONS_STREAM: &str = "KV_locations";
 /// The stream behind [`COMMANDS_BUCKET`].
@@ -24,6 +32,11 @@ const NOTIFICATIONS_PREFIX: &str = "notifications.";
 /// The subject a command of `kind` with this id is published on.
 pub fn command_subject(kind: &str, id: Uuid) -> String {
     format!("commands.{kind}.{id}")
+}
+
+/// Where a command published on `subject` goes when it is given up on.
+pub fn dead_letter_subject(subject: &str) -> String {
+    format!("dead.{subject}")
 }
 
 /// The core subject a command's outcome is announced on.

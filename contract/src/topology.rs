@@ -41,6 +41,7 @@ pub struct Topology {
     pub commands: stream::Stream,
     pub locations: kv::Store,
     pub statuses: kv::Store,
+    pub names: kv::Store,
 }
 
 /// Why the topology could not be set up.
@@ -103,7 +104,21 @@ impl Topology {
                     .map_err(|source| TopologyError::Bucket { name, source })
             }
         };
+        jetstream
+            .create_or_update_stream(stream::Config {
+                name: names::DEAD_LETTERS_STREAM.into(),
+                subjects: vec![names::DEAD_LETTERS_SUBJECTS.into()],
+                storage: stream::StorageType::File,
+                num_replicas: config.replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(|source| TopologyError::Stream {
+                name: names::DEAD_LETTERS_STREAM,
+                source,
+            })?;
         let locations = bucket(names::LOCATIONS_BUCKET, Duration::ZERO).await?;
+        let location_names = bucket(names::LOCATION_NAMES_BUCKET, Duration::ZERO).await?;
         let statuses = bucket(
             names::COMMANDS_BUCKET,
             Duration::from_secs(config.command_status_ttl_secs),
@@ -114,6 +129,7 @@ impl Topology {
             commands,
             locations,
             statuses,
+            names: location_names,
         })
     }
 

@@ -20,8 +20,13 @@ use tokio_util::sync::CancellationToken;
 use crate::Config;
 use crate::projector::{Delivery, Disposition, Projector};
 
-/// How long to wait for in-flight commands once shutdown starts.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long to wait for in-flight commands once shutdown starts (after handing
+/// back what was not started): SIGTERM to exit stays within 5 s.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(3500);
+/// How long the stream must be quiet before nothing more is expected from it.
+const RELEASE_QUIET: Duration = Duration::from_millis(150);
+/// The longest handing back may take.
+const RELEASE_LIMIT: Duration = Duration::from_secs(1);
 
 /// The consumer's configuration. `max_ack_pending` bounds what all reactors hold
 /// unacknowledged at once; it is set above one instance's concurrency so several
@@ -81,7 +86,7 @@ pub async fn consume(
             // whatever it delivered that no task took is handed back.
             let permit = tokio::select! {
                 () = shutdown.cancelled() => {
-                    release(messages, concurrency).await;
+                    release(messages).await;
                     break 'reconnect;
                 }
                 permit = permits.clone().acquire_owned() => match permit {
@@ -91,7 +96,7 @@ pub async fn consume(
             };
             let message = tokio::select! {
                 () = shutdown.cancelled() => {
-                    release(messages, concurrency).await;
+                    release(messages).await;
                     break 'reconnect;
                 }
                 message = messages.next() => message,
@@ -112,10 +117,12 @@ pub async fn consume(
             backoff = Backoff::default();
             let projector = projector.clone();
             let max_attempts = config.max_deliver;
+            let ack_wait = config.ack_wait();
             tasks.spawn(async move {
                 let _permit = permit;
                 let delivery = match message.info() {
                     Ok(info) => Delivery {
+                        subject: message.subject.to_string(),
                         stream_sequence: info.stream_sequence,
                         attempt: info.delivered,
                         max_attempts,
@@ -126,7 +133,21 @@ pub async fn consume(
                         return;
                     }
                 };
-                let ack = match projector.handle(&message.payload, delivery).await {
+                // While it works, tell the server so, so that a slow command is not
+                // redelivered to another reactor as if this one had died.
+                let handling = projector.handle(&message.payload, &delivery);
+                tokio::pin!(handling);
+                let mut progress = tokio::time::interval(ack_wait / 2);
+                progress.reset();
+                let disposition = loop {
+                    tokio::select! {
+                        disposition = &mut handling => break disposition,
+                        _ = progress.tick() => {
+                            let _ = message.ack_with(AckKind::Progress).await;
+                        }
+                    }
+                };
+                let ack = match disposition {
                     Disposition::Ack => AckKind::Ack,
                     Disposition::Retry { delay } => AckKind::Nak(Some(delay)),
                     Disposition::Terminate => AckKind::Term,
@@ -142,13 +163,22 @@ pub async fn consume(
 }
 
 /// Hands back, with a `nak`, the messages the pull delivered ahead that no task
-/// took, so another reactor gets them at once rather than after the ack wait.
-async fn release(mut messages: pull::Stream, most: usize) {
+/// took, so another reactor gets them within seconds rather than after the ack wait.
+///
+/// More can still be on the way for the pull requests already made (async-nats
+/// keeps up to about two batches requested), so it reads until the stream has
+/// been quiet for [`RELEASE_QUIET`], or [`RELEASE_LIMIT`] has passed.
+async fn release(mut messages: pull::Stream) {
+    let deadline = tokio::time::Instant::now() + RELEASE_LIMIT;
     let mut released = 0;
-    while released < most {
-        match tokio::time::timeout(Duration::from_millis(20), messages.next()).await {
+    loop {
+        let quiet = (tokio::time::Instant::now() + RELEASE_QUIET).min(deadline);
+        match tokio::time::timeout_at(quiet, messages.next()).await {
             Ok(Some(Ok(message))) => {
-                if let Err(error) = message.ack_with(AckKind::Nak(None)).await {
+                // Delayed past the release, so it is not handed straight back to
+                // this stream: each message is handed back once (one delivery spent).
+                let back_in = Some(RELEASE_LIMIT + RELEASE_QUIET);
+                if let Err(error) = message.ack_with(AckKind::Nak(back_in)).await {
                     tracing::debug!(%error, "could not hand a command back; it returns after the ack wait");
                 }
                 released += 1;

@@ -9,10 +9,16 @@
 
 pub mod config;
 pub mod consumer;
+pub mod dead_letters;
+pub mod lag;
+pub mod name_index;
 pub mod projector;
 
 pub use config::Config;
 use herald_contract::{Topology, connection, process};
+
+/// How often the backlog and latency are logged.
+const LAG_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the reactor until `shutdown` resolves, then stops pulling, finishes what
 /// is in flight (up to [`consumer::DRAIN_TIMEOUT`]) and returns.
@@ -34,8 +40,15 @@ pub async fn run(
     else {
         return Ok(());
     };
-    let projector = projector::Projector::new(client.clone(), &topology, config.delay());
+    let lag = std::sync::Arc::new(lag::Lag::default());
+    let reporter = tokio::spawn({
+        let (lag, commands, token) = (lag.clone(), topology.commands.clone(), token.clone());
+        async move { lag.report(commands, LAG_REPORT_EVERY, token).await }
+    });
+    let projector = projector::Projector::new(client.clone(), &topology, lag, config.delay());
     consumer::consume(topology.commands.clone(), projector, &config, token.clone()).await;
+    token.cancel();
+    reporter.await?;
     // Acks and notifications are buffered by the client: send them before leaving,
     // but do not hang on a server that is gone (what was not acked is redelivered).
     if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.flush())

@@ -8,14 +8,19 @@
 //! (its timestamps come from the command, not the clock) and announces the same
 //! notification again, which is what makes at-least-once delivery take effect once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use herald_contract::messages::CommandBody;
 use herald_contract::{
-    Command, CommandStatus, FailureReason, Location, Notification, Topology, error_chain,
+    Command, CommandStatus, FailureReason, Location, Notification, Topology, error_chain, names,
 };
 use uuid::Uuid;
+
+use crate::dead_letters::DeadLetters;
+use crate::lag::Lag;
+use crate::name_index::{NameIndex, NameIndexError};
 
 /// What to do with a message once it has been handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,130 +43,125 @@ pub enum ProjectError {
         #[source]
         source: kv::PutError,
     },
+    #[error(transparent)]
+    Names(#[from] NameIndexError),
     #[error("could not publish the notification")]
     Publish(#[from] async_nats::PublishError),
     #[error("could not encode {0}")]
     Encode(&'static str, #[source] serde_json::Error),
 }
 
-/// Where a delivery stands, from its JetStream metadata.
-#[derive(Debug, Clone, Copy)]
+/// A delivered command's place in the stream, from its JetStream metadata.
+#[derive(Debug, Clone)]
 pub struct Delivery {
+    /// The subject it was published on.
+    pub subject: String,
     pub stream_sequence: u64,
     /// 1 on the first delivery.
     pub attempt: i64,
     pub max_attempts: i64,
 }
 
-/// Writes the read model and the command status, then announces the outcome.
+impl Delivery {
+    fn is_last(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+}
+
+/// Decides each command's outcome, writes the read model and the command
+/// status, then announces the outcome.
 #[derive(Debug, Clone)]
 pub struct Projector {
     client: async_nats::Client,
     locations: kv::Store,
     statuses: kv::Store,
+    names: NameIndex,
+    dead_letters: DeadLetters,
+    lag: Arc<Lag>,
     delay: Duration,
 }
 
 impl Projector {
-    pub fn new(client: async_nats::Client, topology: &Topology, delay: Duration) -> Self {
+    pub fn new(
+        client: async_nats::Client,
+        topology: &Topology,
+        lag: Arc<Lag>,
+        delay: Duration,
+    ) -> Self {
         Self {
             client,
             locations: topology.locations.clone(),
             statuses: topology.statuses.clone(),
+            names: NameIndex::new(topology.names.clone()),
+            dead_letters: DeadLetters::new(topology.jetstream.clone()),
+            lag,
             delay,
         }
     }
 
     /// Handles one delivered command.
-    pub async fn handle(&self, payload: &[u8], delivery: Delivery) -> Disposition {
-        let (status, done) = match serde_json::from_slice::<Command>(payload) {
-            Ok(command) => {
-                if !self.delay.is_zero() {
-                    tokio::time::sleep(self.delay).await;
-                }
-                (self.decide(&command), Disposition::Ack)
-            }
-            Err(error) => {
-                tracing::error!(
-                    stream_sequence = delivery.stream_sequence,
-                    %error,
-                    "undecodable command; terminated"
-                );
-                // Where its id can still be read, the command ends failed, so whoever
-                // waits for it hears so instead of waiting forever.
-                let Some(id) = readable_id(payload) else {
-                    return Disposition::Terminate;
-                };
-                let errors = vec!["the command could not be read".into()];
-                (
-                    CommandStatus::failed(id, None, FailureReason::Unprocessable, errors),
-                    Disposition::Terminate,
-                )
-            }
+    pub async fn handle(&self, payload: &[u8], delivery: &Delivery) -> Disposition {
+        let command = match serde_json::from_slice::<Command>(payload) {
+            Ok(command) => command,
+            Err(error) => return self.unreadable(payload, delivery, &error).await,
         };
-        let Err(error) = self.record(&status).await else {
-            return done;
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let projected = async {
+            let status = self.decide(&command).await?;
+            self.record(&status).await
         };
-        if delivery.attempt < delivery.max_attempts {
-            let delay = retry_delay(delivery.attempt);
-            tracing::warn!(
-                command_id = %status.id,
-                attempt = delivery.attempt,
-                error = %error_chain(&error),
-                ?delay,
-                "projection failed; will retry"
-            );
-            return Disposition::Retry { delay };
+        match projected.await {
+            Ok(()) => {
+                self.lag.record(command.accepted_at);
+                Disposition::Ack
+            }
+            Err(error) if !delivery.is_last() => retry(command.id, delivery, &error),
+            Err(error) => self.give_up(&command, payload, delivery, &error).await,
         }
-        tracing::error!(
-            command_id = %status.id,
-            stream_sequence = delivery.stream_sequence,
-            error = %error_chain(&error),
-            "projection failed on the last delivery; the command ends failed"
-        );
-        let failed = CommandStatus::failed(
-            status.id,
-            status.accepted_at,
-            FailureReason::Unprocessable,
-            vec!["the command could not be processed".into()],
-        );
-        if let Err(error) = self.record(&failed).await {
-            tracing::error!(
-                command_id = %status.id,
-                error = %error_chain(&error),
-                "could not record the failure either"
-            );
-        }
-        Disposition::Terminate
     }
 
-    /// The outcome the command should have. Pure: the same command always decides
-    /// the same way, which keeps redeliveries harmless.
-    fn decide(&self, command: &Command) -> CommandStatus {
-        match &command.body {
-            CommandBody::CreateLocation(new) => match new.check() {
-                Ok(()) => CommandStatus::completed(
-                    command,
-                    Location {
-                        id: command.id,
-                        name: new.name.clone(),
-                        category: new.category,
-                        description: new.description.clone(),
-                        created_at: command.accepted_at,
-                    },
-                ),
-                // The api validates too; this guards against other publishers.
-                Err(errors) => CommandStatus::failed(
-                    command.id,
-                    Some(command.accepted_at),
-                    FailureReason::Invalid,
-                    errors
-                        .into_iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect(),
-                ),
-            },
+    /// The outcome the command should have. The same command decides the same way
+    /// on every delivery, which keeps redeliveries harmless: its name claim is
+    /// found to be its own.
+    async fn decide(&self, command: &Command) -> Result<CommandStatus, ProjectError> {
+        let CommandBody::CreateLocation(new) = &command.body;
+        // The api validates too; this guards against other publishers.
+        if let Err(errors) = new.check() {
+            let errors = errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            let accepted = Some(command.accepted_at);
+            return Ok(CommandStatus::failed(
+                command.id,
+                accepted,
+                FailureReason::Invalid,
+                errors,
+            ));
         }
+        if !self.names.claim(new, command.id).await? {
+            return Ok(CommandStatus::failed(
+                command.id,
+                Some(command.accepted_at),
+                FailureReason::Conflict,
+                vec![format!(
+                    "a location named {:?} already exists",
+                    new.name.trim()
+                )],
+            ));
+        }
+        Ok(CommandStatus::completed(
+            command,
+            Location {
+                id: command.id,
+                name: new.name.clone(),
+                category: new.category,
+                description: new.description.clone(),
+                created_at: command.accepted_at,
+            },
+        ))
     }
 
     /// Writes the resource, then the status, then publishes the notification: a
@@ -170,19 +170,13 @@ impl Projector {
         if let Some(location) = &status.resource {
             put(
                 &self.locations,
-                herald_contract::names::LOCATIONS_BUCKET,
+                names::LOCATIONS_BUCKET,
                 location.id,
                 location,
             )
             .await?;
         }
-        put(
-            &self.statuses,
-            herald_contract::names::COMMANDS_BUCKET,
-            status.id,
-            status,
-        )
-        .await?;
+        put(&self.statuses, names::COMMANDS_BUCKET, status.id, status).await?;
         if let Some(notification) = Notification::for_status(status) {
             let payload = serde_json::to_vec(&notification)
                 .map_err(|e| ProjectError::Encode("the notification", e))?;
@@ -192,6 +186,85 @@ impl Projector {
         }
         Ok(())
     }
+
+    /// The last delivery failed too: the command ends failed, told to its client,
+    /// and is kept as a dead letter.
+    async fn give_up(
+        &self,
+        command: &Command,
+        payload: &[u8],
+        delivery: &Delivery,
+        error: &ProjectError,
+    ) -> Disposition {
+        let error = error_chain(error);
+        tracing::error!(
+            command_id = %command.id,
+            stream_sequence = delivery.stream_sequence,
+            error,
+            "projection failed on the last delivery; the command ends failed"
+        );
+        let CommandBody::CreateLocation(new) = &command.body;
+        if let Err(error) = self.names.release(new, command.id).await {
+            tracing::warn!(command_id = %command.id, error = %error_chain(&error), "name not released");
+        }
+        let failed = CommandStatus::failed(
+            command.id,
+            Some(command.accepted_at),
+            FailureReason::Unprocessable,
+            vec!["the command could not be processed".into()],
+        );
+        if let Err(error) = self.record(&failed).await {
+            tracing::error!(
+                command_id = %command.id,
+                error = %error_chain(&error),
+                "could not record the failure either"
+            );
+        }
+        self.dead_letters
+            .store(delivery, payload, "gave up after the last delivery", &error)
+            .await;
+        Disposition::Terminate
+    }
+
+    /// A command that does not decode: never retried, kept as a dead letter, and,
+    /// where its id can still be read, ended failed so whoever waits hears so.
+    async fn unreadable(
+        &self,
+        payload: &[u8],
+        delivery: &Delivery,
+        error: &serde_json::Error,
+    ) -> Disposition {
+        tracing::error!(
+            stream_sequence = delivery.stream_sequence,
+            %error,
+            "undecodable command; terminated"
+        );
+        if let Some(id) = readable_id(payload) {
+            let errors = vec!["the command could not be read".into()];
+            let failed = CommandStatus::failed(id, None, FailureReason::Unprocessable, errors);
+            if let Err(error) = self.record(&failed).await
+                && !delivery.is_last()
+            {
+                return retry(id, delivery, &error);
+            }
+        }
+        self.dead_letters
+            .store(delivery, payload, "undecodable", &error.to_string())
+            .await;
+        Disposition::Terminate
+    }
+}
+
+fn retry(command_id: Uuid, delivery: &Delivery, error: &ProjectError) -> Disposition {
+    let delay = retry_delay(delivery.attempt);
+    tracing::warn!(
+        %command_id,
+        attempt = delivery.attempt,
+        error = %error_chain(error),
+        ?delay,
+        "projection failed; will retry"
+    );
+    Disposition::Retry { delay }
 }
 
 async fn put(

@@ -35,6 +35,8 @@ pub struct StackOptions {
     pub reactor_delay: Duration,
     /// `REACTOR_CONCURRENCY` of each reactor.
     pub concurrency: u64,
+    /// `REACTOR_MAX_DELIVER` of each reactor.
+    pub max_deliver: i64,
     /// Ack wait of the reactors' consumer; short, so killed reactors' commands come back soon.
     pub ack_wait_secs: u64,
     /// The api's `STATUS_RECHECK_SECS`.
@@ -51,6 +53,7 @@ impl Default for StackOptions {
             reactors: 1,
             reactor_delay: Duration::ZERO,
             concurrency: 64,
+            max_deliver: 10,
             ack_wait_secs: 2,
             status_recheck_secs: 15,
             sse_heartbeat_secs: 15,
@@ -150,6 +153,7 @@ impl Stack {
         config.delay_ms = u64::try_from(self.options.reactor_delay.as_millis()).unwrap_or(0);
         config.ack_wait_secs = self.options.ack_wait_secs;
         config.concurrency = self.options.concurrency;
+        config.max_deliver = self.options.max_deliver;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(herald_reactor::run(config, async move {
             let _ = stopped.await;

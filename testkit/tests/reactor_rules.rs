@@ -1,0 +1,201 @@
+//! The reactor's business rule (unique names) and what happens when it cannot
+//! write: retries, then a failed outcome and a dead letter.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use herald_testkit::{Stack, StackOptions};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn jetstream_of(stack: &Stack) -> jetstream::Context {
+    jetstream::new(
+        async_nats::connect(stack.nats.url())
+            .await
+            .expect("connect"),
+    )
+}
+
+#[tokio::test]
+async fn of_500_commands_reusing_50_names_with_three_reactors_exactly_450_complete() {
+    let stack = Arc::new(
+        Stack::start_with(StackOptions {
+            reactors: 3,
+            ..StackOptions::default()
+        })
+        .await,
+    );
+    // 450 distinct names, and 50 more commands reusing some of them, written
+    // differently (case, spaces), all sent at once so the reactors race.
+    let mut names: Vec<String> = (0..450).map(|n| format!("Place {n}")).collect();
+    names.extend((0..50).map(|n| format!("  pLACE {}  ", n * 9)));
+    let tasks: Vec<_> = names
+        .into_iter()
+        .map(|name| {
+            let stack = stack.clone();
+            tokio::spawn(async move {
+                let id = stack.create_location(&name).await;
+                (name, stack.outcome(id).await)
+            })
+        })
+        .collect();
+    let mut outcomes: HashMap<String, usize> = HashMap::new();
+    let mut winners: HashMap<String, usize> = HashMap::new();
+    for task in tasks {
+        let (name, event) = task.await.expect("task");
+        *outcomes.entry(event.event.clone()).or_default() += 1;
+        let key = name.trim().to_lowercase();
+        match event.event.as_str() {
+            "completed" => *winners.entry(key).or_default() += 1,
+            "failed" => {
+                assert_eq!(event.data["reason"], "conflict");
+                let error = event.data["errors"][0].as_str().expect("an error");
+                assert!(error.contains("already exists"), "{error}");
+            }
+            other => panic!("unexpected event {other}"),
+        }
+    }
+    assert_eq!(outcomes["completed"], 450);
+    assert_eq!(outcomes["failed"], 50);
+    assert!(winners.values().all(|&n| n == 1), "one winner per name");
+    let listed: Vec<Value> = stack
+        .get("/api/locations?limit=500")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(listed.len(), 450);
+}
+
+#[tokio::test]
+async fn a_duplicate_name_under_prefer_wait_is_a_409() {
+    let stack = Stack::start().await;
+    let body = json!({"name": "Sagres", "category": "Town"});
+    let first = stack
+        .post_location_with(&body, &[("prefer", "wait=5")])
+        .await;
+    assert_eq!(first.status(), 201);
+    let again = json!({"name": " SAGRES", "category": "City"});
+    let second = stack
+        .post_location_with(&again, &[("prefer", "wait=5")])
+        .await;
+    assert_eq!(second.status(), 409);
+    assert_eq!(second.headers()["content-type"], "application/problem+json");
+    let problem: Value = second.json().await.expect("JSON");
+    let command_id =
+        Uuid::try_parse(problem["command_id"].as_str().expect("command_id")).expect("uuid");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("\"SAGRES\" already exists")
+    );
+    let status: Value = stack
+        .get(&format!("/api/commands/{command_id}"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["reason"], "conflict");
+}
+
+#[tokio::test]
+async fn a_read_model_that_cannot_be_written_ends_in_retries_then_a_dead_letter() {
+    let stack = Stack::start_with(StackOptions {
+        max_deliver: 3,
+        ..StackOptions::default()
+    })
+    .await;
+    // Once a command has completed, the reactor has set the buckets up (which
+    // would undo the change below).
+    let warm_up = stack.create_location("Warm-up").await;
+    assert_eq!(stack.outcome(warm_up).await.event, "completed");
+    let jetstream = jetstream_of(&stack).await;
+    // Make the read model unwritable: a bucket refuses values over its size limit.
+    let limit_locations = |max_message_size: i32| {
+        let jetstream = jetstream.clone();
+        async move {
+            let mut stream = jetstream.get_stream("KV_locations").await.expect("stream");
+            let mut config = stream.info().await.expect("info").config.clone();
+            config.max_message_size = max_message_size;
+            jetstream.update_stream(config).await.expect("update");
+        }
+    };
+    limit_locations(1).await;
+
+    let id = stack.create_location("Unwritable").await;
+    let event = stack.outcome(id).await;
+    assert_eq!(event.event, "failed");
+    assert_eq!(event.data["reason"], "unprocessable");
+    assert_eq!(
+        event.data["errors"],
+        json!(["the command could not be processed"])
+    );
+
+    // Kept for inspection, with why, after the configured three deliveries.
+    let dead = jetstream
+        .get_stream("DEAD_COMMANDS")
+        .await
+        .expect("dead letters");
+    let letter = dead
+        .get_last_raw_message_by_subject(&format!("dead.commands.create_location.{id}"))
+        .await
+        .expect("a dead letter");
+    assert_eq!(
+        letter.headers.get("Herald-Deliveries").map(|v| v.as_str()),
+        Some("3")
+    );
+    assert!(letter.headers.get("Herald-Error").is_some());
+    let command: Value = serde_json::from_slice(&letter.payload).expect("the command");
+    assert_eq!(command["id"], id.to_string());
+
+    // The failed command gave its name back: once the read model can be written
+    // again, a new command with the same name completes.
+    limit_locations(-1).await;
+    let again = stack.create_location("Unwritable").await;
+    assert_eq!(stack.outcome(again).await.event, "completed");
+}
+
+#[tokio::test]
+async fn unreadable_commands_are_dead_letters_too() {
+    let stack = Stack::start().await;
+    let jetstream = jetstream_of(&stack).await;
+    jetstream
+        .publish("commands.create_location.garbage", "garbage".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    let dead = jetstream
+        .get_stream("DEAD_COMMANDS")
+        .await
+        .expect("dead letters");
+    let mut messages = dead
+        .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .expect("consumer")
+        .messages()
+        .await
+        .expect("messages");
+    let letter = tokio::time::timeout(herald_testkit::stack::PATIENCE, messages.next())
+        .await
+        .expect("a dead letter in time")
+        .expect("a message")
+        .expect("readable");
+    assert_eq!(
+        letter.subject.as_str(),
+        "dead.commands.create_location.garbage"
+    );
+    assert_eq!(letter.payload.as_ref(), b"garbage");
+    assert_eq!(
+        letter
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Herald-Reason"))
+            .map(|v| v.as_str()),
+        Some("undecodable")
+    );
+}
