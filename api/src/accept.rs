@@ -4,8 +4,8 @@
 //! 1. With `Prefer: wait`, register a waiter *before* publishing, so even the
 //!    fastest reactor cannot finish unseen.
 //! 2. Publish to the stream (de-duplicated by `Idempotency-Key` when given).
-//! 3. A duplicate is a client's retry: answer for the command stored first, or 422
-//!    if the body differs.
+//! 3. A duplicate is a client's retry: answer for the command stored first (as a
+//!    finished command if it has finished), or 422 if the body differs.
 //! 4. Answer `201` (or the failure) if the command finished within the wait,
 //!    otherwise `202` with where to look next.
 
@@ -63,7 +63,8 @@ pub async fn accept(
             PublishError::Encode(_) => ApiError::Internal(error.into()),
             _ => ApiError::Unavailable(error.into()),
         })?;
-    let (id, accepted_at, waiter, retried) = if ack.duplicate {
+    let (id, accepted_at, waiter) = if ack.duplicate {
+        drop(waiter); // Registered for an id that was not stored.
         let original = state.read_model.command_at(ack.sequence).await?;
         if original.body != command.body {
             return Err(ApiError::IdempotencyMismatch {
@@ -71,45 +72,37 @@ pub async fn accept(
                 command_id: original.id,
             });
         }
-        let waiter = wait.as_ref().map(|_| state.hub.register(original.id));
-        (original.id, original.accepted_at, waiter, true)
+        // A retry of a command that has finished is answered as a wait for it
+        // would have been: 201, or the failure.
+        let waiter = state.hub.register(original.id);
+        if let Some(Outcome::Finished(notification)) =
+            waiter.current(&state.read_model, true).await?
+        {
+            return finished(&notification, original.accepted_at, wait.as_ref());
+        }
+        (
+            original.id,
+            original.accepted_at,
+            wait.as_ref().map(|_| waiter),
+        )
     } else {
-        (command.id, command.accepted_at, waiter, false)
+        (command.id, command.accepted_at, waiter)
     };
     state.recent.insert(id);
 
-    if let (Some(wait), Some(waiter)) = (wait, waiter) {
-        // A retried command may have finished long ago; a fresh one cannot have
-        // finished unseen, as its waiter was registered before it was published.
-        let known = match retried {
-            true => waiter.current(&state.read_model, true).await?,
-            false => None,
-        };
-        let outcome = match known {
-            Some(outcome) => outcome,
-            None => {
-                waiter
-                    .outcome(
-                        &state.read_model,
-                        state.status_recheck,
-                        tokio::time::sleep(wait.duration),
-                    )
-                    .await
-            }
-        };
+    if let (Some(wait), Some(waiter)) = (&wait, waiter) {
+        // The waiter was registered before the command was published (or, for a
+        // retry, before its status was read): no outcome can slip past it.
+        let stop = tokio::time::sleep(wait.duration);
+        let outcome = waiter
+            .outcome(&state.read_model, state.status_recheck, stop)
+            .await;
         if let Outcome::Finished(notification) = outcome {
-            return finished(&notification, accepted_at, &wait);
+            return finished(&notification, accepted_at, Some(wait));
         }
     }
 
-    let status = match retried {
-        true => state
-            .read_model
-            .command_status(id)
-            .await?
-            .map_or(CommandState::Pending, |s| s.status),
-        false => CommandState::Pending,
-    };
+    let status = CommandState::Pending;
     let links = CommandLinks::for_command(id);
     let location = header_value(&links.status)?;
     let body = Accepted { id, status, links };
@@ -125,7 +118,7 @@ pub async fn accept(
 fn finished(
     notification: &Notification,
     accepted_at: DateTime<Utc>,
-    wait: &Wait,
+    wait: Option<&Wait>,
 ) -> Result<Response, ApiError> {
     if notification.status != CommandState::Completed {
         return Err(ApiError::CommandFailed(Box::new(notification.clone())));
@@ -147,7 +140,7 @@ fn finished(
         Json(StatusBody { status, links }),
     )
         .into_response();
-    if let Some(applied) = &wait.applied {
+    if let Some(applied) = wait.and_then(|wait| wait.applied.as_ref()) {
         response.headers_mut().insert(
             HeaderName::from_static("preference-applied"),
             header_value(applied)?,

@@ -153,7 +153,10 @@ pub async fn run(
         publisher: publish::Publisher::new(jetstream.clone()),
         read_model: ReadModel::new(jetstream, locations_view),
         hub,
-        recent: recent::RecentCommands::new(RECENT_COMMANDS),
+        recent: recent::RecentCommands::new(
+            RECENT_COMMANDS,
+            std::time::Duration::from_secs(config.topology.command_status_ttl_secs),
+        ),
         topology_ready,
         shutdown: token.clone(),
         status_recheck: config.status_recheck(),

@@ -38,6 +38,8 @@ fn prefer_wait(headers: &HeaderMap) -> Option<Wait> {
             if !name.trim().eq_ignore_ascii_case("wait") {
                 return None;
             }
+            // RFC 7240 preferences may carry `; parameters` after the value.
+            let value = value.split(';').next().unwrap_or_default();
             value.trim().trim_matches('"').parse::<u64>().ok()
         })
         .next()?;
@@ -91,6 +93,7 @@ mod tests {
     #[test]
     fn reads_prefer_wait_among_other_preferences() {
         assert_eq!(seconds(&[("prefer", "wait=5")]), Some(5));
+        assert_eq!(seconds(&[("prefer", "wait=4; foo=bar")]), Some(4));
         assert_eq!(seconds(&[("prefer", "respond-async, Wait = 7")]), Some(7));
         assert_eq!(
             seconds(&[("prefer", "handling=lenient"), ("prefer", "wait=2")]),

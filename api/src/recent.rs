@@ -7,24 +7,28 @@
 //! instance behind a load balancer, or an id older than the set's capacity, falls
 //! back to asking the stream.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-/// A bounded set that forgets its oldest ids first.
+/// A bounded set that forgets its oldest ids first, and ids older than `max_age`
+/// (the status TTL: past it, "accepted here" no longer means "still pending").
 #[derive(Debug)]
 pub struct RecentCommands {
     capacity: usize,
-    inner: Mutex<(HashSet<Uuid>, VecDeque<Uuid>)>,
+    max_age: Duration,
+    inner: Mutex<(HashMap<Uuid, Instant>, VecDeque<Uuid>)>,
 }
 
 impl RecentCommands {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, max_age: Duration) -> Self {
         Self {
             capacity,
+            max_age,
             inner: Mutex::new((
-                HashSet::with_capacity(capacity),
+                HashMap::with_capacity(capacity),
                 VecDeque::with_capacity(capacity),
             )),
         }
@@ -32,20 +36,24 @@ impl RecentCommands {
 
     pub fn insert(&self, id: Uuid) {
         let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let (set, order) = &mut *guard;
-        if set.insert(id) {
+        let (accepted, order) = &mut *guard;
+        if accepted.insert(id, Instant::now()).is_none() {
             order.push_back(id);
             if order.len() > self.capacity
                 && let Some(oldest) = order.pop_front()
             {
-                set.remove(&oldest);
+                accepted.remove(&oldest);
             }
         }
     }
 
+    /// Whether this process accepted `id` less than `max_age` ago.
     pub fn contains(&self, id: &Uuid) -> bool {
         let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        guard.0.contains(id)
+        guard
+            .0
+            .get(id)
+            .is_some_and(|accepted| accepted.elapsed() < self.max_age)
     }
 }
 
@@ -55,7 +63,7 @@ mod tests {
 
     #[test]
     fn forgets_the_oldest_beyond_capacity() {
-        let recent = RecentCommands::new(2);
+        let recent = RecentCommands::new(2, Duration::from_secs(60));
         let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
         for id in &ids {
             recent.insert(*id);
@@ -63,5 +71,13 @@ mod tests {
         recent.insert(ids[2]);
         assert!(!recent.contains(&ids[0]));
         assert!(recent.contains(&ids[1]) && recent.contains(&ids[2]));
+    }
+
+    #[test]
+    fn forgets_ids_older_than_the_status_ttl() {
+        let recent = RecentCommands::new(8, Duration::ZERO);
+        let id = Uuid::now_v7();
+        recent.insert(id);
+        assert!(!recent.contains(&id));
     }
 }

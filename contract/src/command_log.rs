@@ -30,8 +30,9 @@ impl ReadModel {
     /// their revision, which the feed uses as its event id.
     pub async fn watch_statuses(&self, after: Option<u64>) -> Result<kv::Watch, ReadError> {
         let statuses = &self.handles().await?.statuses;
-        let watch = match after {
-            Some(revision) => statuses.watch_all_from_revision(revision + 1).await,
+        // An id past every revision there can be (u64::MAX) starts live.
+        let watch = match after.and_then(|revision| revision.checked_add(1)) {
+            Some(next) => statuses.watch_all_from_revision(next).await,
             None => statuses.watch_all().await,
         };
         watch.map_err(|e| ReadError::Missing {

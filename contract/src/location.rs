@@ -74,6 +74,7 @@ pub struct NewLocation {
     pub name: String,
     pub category: Category,
     /// At most 1000 characters; line breaks and tabs allowed, other control characters not.
+    #[serde(default)]
     pub description: String,
 }
 

@@ -59,7 +59,9 @@ impl Command {
     /// a client's retry is stored once; others by their own id, so our retries are.
     pub fn message_id(&self) -> String {
         match &self.idempotency_key {
-            Some(key) => format!("idempotency-key:{key}"),
+            // Scoped by command type: the same key for another kind of request is
+            // another request.
+            Some(key) => format!("idempotency-key:{}:{key}", self.body.kind()),
             None => self.id.to_string(),
         }
     }

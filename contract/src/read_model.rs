@@ -176,16 +176,20 @@ impl ReadModel {
         }
         // Read your writes: answer once the view has applied every write stored
         // before this request (sub-millisecond behind, normally).
-        let stored = self
-            .handles()
-            .await?
-            .locations
-            .stream
-            .get_info()
-            .await
-            .map_err(missing(names::LOCATIONS_BUCKET))?
-            .state
-            .last_sequence;
+        // If NATS cannot say, the view is still the best answer there is.
+        let stored = match self.handles().await {
+            Ok(handles) => match handles.locations.stream.get_info().await {
+                Ok(info) => info.state.last_sequence,
+                Err(error) => {
+                    tracing::warn!(%error, "listing without the read-your-writes barrier");
+                    0
+                }
+            },
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), "listing without the read-your-writes barrier");
+                0
+            }
+        };
         if !view.wait_for_revision(stored, VIEW_LOADING_PATIENCE).await {
             return Err(ReadError::Loading {
                 what: names::LOCATIONS_BUCKET,

@@ -56,3 +56,39 @@ async fn without_last_event_id_the_feed_starts_live() {
         new.to_string()
     );
 }
+
+#[tokio::test]
+async fn any_last_event_id_is_answered_without_harm() {
+    let stack = Stack::start().await;
+    for id in ["18446744073709551615", "-1", "abc"] {
+        let mut feed = stack
+            .open_sse("/api/notifications", &[("last-event-id", id)])
+            .await;
+        let new = stack.create_location(&format!("After {id}")).await;
+        let event = feed.next_event().await.expect("event");
+        assert_eq!(event.data["command_id"], new.to_string(), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn while_nats_is_down_the_feed_tells_the_browser_to_come_back() {
+    let mut stack = Stack::start().await;
+    stack.nats.stop().await;
+    // 200, not an error status: EventSource gives up for good on those.
+    let response = stack.get("/api/notifications").await;
+    assert_eq!(response.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(5), response.text())
+        .await
+        .expect("the response ends")
+        .expect("body");
+    assert!(body.contains("retry: 1000"), "{body:?}");
+
+    stack.nats.restart().await;
+    stack.wait_ready().await;
+    let mut feed = stack.open_sse("/api/notifications", &[]).await;
+    let id = stack.create_location("Back").await;
+    assert_eq!(
+        feed.next_event().await.expect("event").data["command_id"],
+        id.to_string()
+    );
+}

@@ -52,6 +52,9 @@ async fn a_retry_with_the_same_key_returns_the_same_command() {
         .post_location_with(&body("Aveiro"), &[key[0], ("prefer", "wait=5")])
         .await;
     assert_eq!(id_of(waited, 201).await, first);
+    // So does a retry that does not ask to wait: it has finished.
+    let plain = stack.post_location_with(&body("Aveiro"), &key).await;
+    assert_eq!(id_of(plain, 201).await, first);
     let listed: Vec<Value> = stack
         .get("/api/locations")
         .await

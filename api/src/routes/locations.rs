@@ -18,18 +18,6 @@ use crate::state::SharedState;
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-/// The body of `POST /api/locations`.
-#[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)] // Documents the request; the handler validates the JSON itself.
-pub struct CreateLocation {
-    /// 1–100 characters after trimming, no control characters; unique, compared
-    /// trimmed and case-insensitively.
-    name: String,
-    category: herald_contract::Category,
-    /// At most 1000 characters.
-    description: Option<String>,
-}
-
 /// Create a location.
 ///
 /// Validates the body, stores the command in the stream, and answers 202 with
@@ -39,7 +27,7 @@ pub struct CreateLocation {
     post,
     path = "/api/locations",
     tag = "locations",
-    request_body(content = CreateLocation, content_type = "application/json"),
+    request_body(content = herald_contract::NewLocation, content_type = "application/json"),
     params(
         ("Prefer" = Option<String>, Header, description = "`wait=N`: hold the answer up to N seconds (capped at 30) for the outcome"),
         ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; a retry with the same key and body within 2 minutes returns the same command"),

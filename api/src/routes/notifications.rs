@@ -9,15 +9,18 @@
 
 use std::convert::Infallible;
 
+use async_nats::jetstream::kv;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
-use herald_contract::{CommandStatus, Notification};
+use futures::{Stream, StreamExt};
+use herald_contract::{CommandStatus, Notification, error_chain};
 
-use crate::error::{ApiError, Problem};
 use crate::state::SharedState;
+
+/// What the feed tells EventSource to wait before reconnecting.
+const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Every command's outcome, as it happens.
 #[utoipa::path(
@@ -28,23 +31,43 @@ use crate::state::SharedState;
     responses(
         (status = 200, description = "`text/event-stream` of events named `notification`, data = Notification, id = a revision to resume from",
             body = Notification, content_type = "text/event-stream"),
-        (status = 503, description = "NATS unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn feed(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+pub async fn feed(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     // A Last-Event-ID this feed did not hand out is ignored: the client starts live.
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let watch = state.read_model.watch_statuses(after).await?;
-    let events = watch
-        .take_until(state.shutdown.clone().cancelled_owned())
-        // A broken watch ends the response; the browser reconnects with
-        // Last-Event-ID and resumes where it was.
+    // Reconnect quickly whenever this response ends.
+    let reconnect = futures::stream::once(std::future::ready(Ok(
+        Event::default().retry(RECONNECT_AFTER)
+    )));
+    let events = match state.read_model.watch_statuses(after).await {
+        Ok(watch) => reconnect.chain(notifications(watch)).boxed(),
+        // EventSource gives up for good on an error status, so a dashboard would
+        // not recover by itself. A 200 that ends at once keeps it reconnecting,
+        // with its Last-Event-ID, until NATS is back.
+        Err(error) => {
+            tracing::warn!(error = %error_chain(&error), "feed unavailable; the client will reconnect");
+            reconnect.boxed()
+        }
+    };
+    let events = events.take_until(state.shutdown.clone().cancelled_owned());
+    (
+        [(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        )],
+        Sse::new(events).keep_alive(KeepAlive::new().interval(state.sse_heartbeat)),
+    )
+        .into_response()
+}
+
+/// The notification events of a status watch. A broken watch ends them; the
+/// client reconnects with Last-Event-ID and resumes where it was.
+fn notifications(watch: kv::Watch) -> impl Stream<Item = Result<Event, Infallible>> {
+    watch
         .take_while(|entry| {
             if let Err(error) = entry {
                 tracing::warn!(%error, "status watch failed; ending the feed");
@@ -53,6 +76,9 @@ pub async fn feed(
         })
         .filter_map(|entry| async move {
             let entry = entry.ok()?;
+            if entry.operation != kv::Operation::Put {
+                return None; // Deletes, purges and expiries announce nothing.
+            }
             let status: CommandStatus = serde_json::from_slice(&entry.value).ok()?;
             let notification = Notification::for_status(&status)?;
             Event::default()
@@ -61,13 +87,5 @@ pub async fn feed(
                 .json_data(&notification)
                 .ok()
                 .map(Ok::<_, Infallible>)
-        });
-    Ok((
-        [(
-            HeaderName::from_static("x-accel-buffering"),
-            HeaderValue::from_static("no"),
-        )],
-        Sse::new(events).keep_alive(KeepAlive::new().interval(state.sse_heartbeat)),
-    )
-        .into_response())
+        })
 }
