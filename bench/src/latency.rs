@@ -30,8 +30,8 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let nats = NatsServer::start().await;
     let address = http_address(args.port)?;
-    let _reactor = spawn(sibling("reactor")?, &nats, &address)?;
-    let _api = spawn(sibling("api")?, &nats, &address)?;
+    let _reactor = spawn(sibling("reactor")?, &nats, &address, &[])?;
+    let _api = spawn(sibling("api")?, &nats, &address, &[])?;
     let base = format!("http://{address}");
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
     wait_ready(&http, &base).await?;

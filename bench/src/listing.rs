@@ -50,7 +50,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let address = http_address(args.port)?;
     let started = Instant::now();
-    let api = spawn(sibling("api")?, &nats, &address)?;
+    let api = spawn(sibling("api")?, &nats, &address, &[])?;
     let base = format!("http://{address}");
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
     wait_ready(&http, &base).await?;

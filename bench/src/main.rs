@@ -7,9 +7,11 @@
 //! - no subcommand ([`latency`]): end-to-end latency of one command, POST to the
 //!   `completed` event on its stream, one after another.
 //! - `list` ([`listing`]): `GET /api/locations` with many locations stored.
+//! - `throughput` ([`throughput`]): commands per second with N reactors.
 
 mod latency;
 mod listing;
+mod throughput;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -38,6 +40,8 @@ struct Cli {
 enum Mode {
     /// Listing latency with many locations stored.
     List(listing::Args),
+    /// Commands per second accepted and processed, with N reactors.
+    Throughput(throughput::Args),
 }
 
 #[tokio::main]
@@ -46,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.mode {
         None => latency::run(cli.latency).await,
         Some(Mode::List(args)) => listing::run(args).await,
+        Some(Mode::Throughput(args)) => throughput::run(args).await,
     }
 }
 
@@ -80,11 +85,17 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn spawn(binary: PathBuf, nats: &NatsServer, address: &str) -> anyhow::Result<Child> {
+fn spawn(
+    binary: PathBuf,
+    nats: &NatsServer,
+    address: &str,
+    env: &[(&str, String)],
+) -> anyhow::Result<Child> {
     Command::new(&binary)
         .env("NATS_URL", nats.url())
         .env("HTTP_ADDR", address)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()

@@ -20,6 +20,16 @@ pub const DEAD_LETTERS_STREAM: &str = "DEAD_COMMANDS";
 /// Subjects captured by [`DEAD_LETTERS_STREAM`].
 pub const DEAD_LETTERS_SUBJECTS: &str = "dead.commands.>";
 
+/// JetStream's advisory that a command ran out of deliveries on the reactors'
+/// consumer, without being acknowledged or terminated.
+pub const MAX_DELIVERIES_ADVISORY: &str =
+    "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.COMMANDS.reactor";
+/// Keeps those advisories (core messages otherwise), so a reactor deals with each
+/// even if none was running when it was published.
+pub const ADVISORIES_STREAM: &str = "COMMAND_ADVISORIES";
+/// The reactors' shared consumer of [`ADVISORIES_STREAM`].
+pub const ADVISORIES_CONSUMER: &str = "reactor-max-deliveries";
+
 /// The stream behind [`LOCATIONS_BUCKET`] (JetStream names a bucket's stream `KV_<bucket>`).
 pub const LOCATIONS_STREAM: &str = "KV_locations";
 /// The stream behind [`COMMANDS_BUCKET`].

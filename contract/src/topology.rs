@@ -34,11 +34,16 @@ impl Default for TopologyConfig {
 /// the same `Nats-Msg-Id` inside it is stored once.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
+/// How long max-deliveries advisories are kept.
+const ADVISORIES_KEPT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Handles to the NATS objects Herald uses.
 #[derive(Debug, Clone)]
 pub struct Topology {
     pub jetstream: jetstream::Context,
     pub commands: stream::Stream,
+    /// Max-deliveries advisories of the reactors' consumer.
+    pub advisories: stream::Stream,
     pub locations: kv::Store,
     pub statuses: kv::Store,
     pub names: kv::Store,
@@ -53,7 +58,7 @@ pub enum TopologyError {
         #[source]
         source: jetstream::context::CreateStreamError,
     },
-    #[error("could not read back stream {}", names::COMMANDS_STREAM)]
+    #[error("could not read back a stream")]
     GetStream(#[source] jetstream::context::GetStreamError),
     #[error("could not create or update bucket {name}")]
     Bucket {
@@ -117,6 +122,24 @@ impl Topology {
                 name: names::DEAD_LETTERS_STREAM,
                 source,
             })?;
+        jetstream
+            .create_or_update_stream(stream::Config {
+                name: names::ADVISORIES_STREAM.into(),
+                subjects: vec![names::MAX_DELIVERIES_ADVISORY.into()],
+                storage: stream::StorageType::File,
+                max_age: ADVISORIES_KEPT,
+                num_replicas: config.replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(|source| TopologyError::Stream {
+                name: names::ADVISORIES_STREAM,
+                source,
+            })?;
+        let advisories = jetstream
+            .get_stream(names::ADVISORIES_STREAM)
+            .await
+            .map_err(TopologyError::GetStream)?;
         let locations = bucket(names::LOCATIONS_BUCKET, Duration::ZERO).await?;
         let location_names = bucket(names::LOCATION_NAMES_BUCKET, Duration::ZERO).await?;
         let statuses = bucket(
@@ -127,6 +150,7 @@ impl Topology {
         Ok(Self {
             jetstream: jetstream.clone(),
             commands,
+            advisories,
             locations,
             statuses,
             names: location_names,

@@ -216,7 +216,7 @@ async fn drain(mut tasks: JoinSet<()>) {
 
 /// Delay between attempts to (re)open the message stream: 100 ms doubling to 2 s.
 #[derive(Debug)]
-struct Backoff(Duration);
+pub(crate) struct Backoff(Duration);
 
 impl Default for Backoff {
     fn default() -> Self {
@@ -225,7 +225,7 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    async fn wait(&mut self, shutdown: &CancellationToken) {
+    pub(crate) async fn wait(&mut self, shutdown: &CancellationToken) {
         tokio::select! {
             () = shutdown.cancelled() => {}
             () = tokio::time::sleep(self.0) => {}

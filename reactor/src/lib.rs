@@ -7,6 +7,7 @@
 //!
 //! [`run`] is what `main` calls and what tests start in-process.
 
+pub mod advisories;
 pub mod config;
 pub mod consumer;
 pub mod dead_letters;
@@ -46,9 +47,16 @@ pub async fn run(
         async move { lag.report(commands, LAG_REPORT_EVERY, token).await }
     });
     let projector = projector::Projector::new(client.clone(), &topology, lag, config.delay());
+    let advisories = tokio::spawn(advisories::follow(
+        topology.advisories.clone(),
+        topology.commands.clone(),
+        projector.clone(),
+        token.clone(),
+    ));
     consumer::consume(topology.commands.clone(), projector, &config, token.clone()).await;
     token.cancel();
     reporter.await?;
+    advisories.await?;
     // Acks and notifications are buffered by the client: send them before leaving,
     // but do not hang on a server that is gone (what was not acked is redelivered).
     if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.flush())

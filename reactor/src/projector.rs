@@ -45,6 +45,8 @@ pub enum ProjectError {
     },
     #[error(transparent)]
     Names(#[from] NameIndexError),
+    #[error("could not read the recorded status")]
+    Read(#[source] kv::EntryError),
     #[error("could not publish the notification")]
     Publish(#[from] async_nats::PublishError),
     #[error("could not encode {0}")]
@@ -118,7 +120,10 @@ impl Projector {
                 Disposition::Ack
             }
             Err(error) if !delivery.is_last() => retry(command.id, delivery, &error),
-            Err(error) => self.give_up(&command, payload, delivery, &error).await,
+            Err(error) => {
+                self.give_up(&command, payload, delivery, &error_chain(&error))
+                    .await
+            }
         }
     }
 
@@ -187,6 +192,31 @@ impl Projector {
         Ok(())
     }
 
+    /// A command whose deliveries ran out with no outcome recorded: every reactor
+    /// that had it died or stalled. Unless an outcome was recorded after all, it
+    /// ends failed and is kept as a dead letter, like one whose last delivery failed.
+    pub async fn exhausted(&self, payload: &[u8], delivery: &Delivery) -> Result<(), ProjectError> {
+        let command = match serde_json::from_slice::<Command>(payload) {
+            Ok(command) => command,
+            Err(error) => {
+                self.unreadable(payload, delivery, &error).await;
+                return Ok(());
+            }
+        };
+        let recorded = self
+            .statuses
+            .get(command.id.to_string())
+            .await
+            .map_err(ProjectError::Read)?
+            .and_then(|bytes| serde_json::from_slice::<CommandStatus>(&bytes).ok());
+        if recorded.is_some_and(|status| status.status.is_terminal()) {
+            return Ok(());
+        }
+        let reason = "every delivery ended without an outcome (its reactors died or stalled)";
+        self.give_up(&command, payload, delivery, reason).await;
+        Ok(())
+    }
+
     /// The last delivery failed too: the command ends failed, told to its client,
     /// and is kept as a dead letter.
     async fn give_up(
@@ -194,9 +224,8 @@ impl Projector {
         command: &Command,
         payload: &[u8],
         delivery: &Delivery,
-        error: &ProjectError,
+        error: &str,
     ) -> Disposition {
-        let error = error_chain(error);
         tracing::error!(
             command_id = %command.id,
             stream_sequence = delivery.stream_sequence,
@@ -221,7 +250,7 @@ impl Projector {
             );
         }
         self.dead_letters
-            .store(delivery, payload, "gave up after the last delivery", &error)
+            .store(delivery, payload, "gave up after the last delivery", error)
             .await;
         Disposition::Terminate
     }

@@ -199,3 +199,65 @@ async fn unreadable_commands_are_dead_letters_too() {
         Some("undecodable")
     );
 }
+
+/// Waits until the reactors' consumer has `ack_pending` commands delivered and
+/// unacknowledged, `redelivered` of them more than once.
+async fn wait_for_consumer(stack: &Stack, ack_pending: usize, redelivered: usize) {
+    let jetstream = jetstream_of(stack).await;
+    let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
+    loop {
+        let stream = jetstream.get_stream("COMMANDS").await.expect("stream");
+        if let Ok(info) = stream.consumer_info("reactor").await
+            && info.num_ack_pending == ack_pending
+            && info.num_redelivered == redelivered
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumer never got there"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_command_whose_reactors_all_die_ends_failed_when_deliveries_run_out() {
+    let mut stack = Stack::start_with(StackOptions {
+        reactors: 0,
+        reactor_delay: std::time::Duration::from_secs(60),
+        ack_wait_secs: 1,
+        max_deliver: 2,
+        ..StackOptions::default()
+    })
+    .await;
+    let id = stack.create_location("Cursed").await;
+    // Each reactor that gets it dies holding it.
+    let first = stack.start_reactor();
+    wait_for_consumer(&stack, 1, 0).await;
+    stack.kill_reactor(first).await;
+    let second = stack.start_reactor();
+    wait_for_consumer(&stack, 1, 1).await;
+    stack.kill_reactor(second).await;
+    // JetStream gives up on it and says so; a reactor running now hears of it.
+    stack.start_reactor();
+    let event = stack.outcome(id).await;
+    assert_eq!(event.event, "failed");
+    assert_eq!(event.data["reason"], "unprocessable");
+
+    let dead = jetstream_of(&stack)
+        .await
+        .get_stream("DEAD_COMMANDS")
+        .await
+        .expect("dead letters");
+    let letter = dead
+        .get_last_raw_message_by_subject(&format!("dead.commands.create_location.{id}"))
+        .await
+        .expect("a dead letter");
+    let error = letter
+        .headers
+        .get("Herald-Error")
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default();
+    assert!(error.contains("died or stalled"), "{error}");
+}

@@ -1,0 +1,105 @@
+//! Commands that ran out of deliveries without an outcome.
+//!
+//! If every reactor that received a command died (or stalled past the ack wait)
+//! on every delivery, JetStream stops delivering it and publishes a
+//! max-deliveries advisory. The `COMMAND_ADVISORIES` stream keeps those, and the
+//! reactors share a durable consumer of it, so each is dealt with even if no
+//! reactor was running at the time: the command ends failed, its client is told,
+//! and it is kept as a dead letter (see [`Projector::exhausted`]).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{AckKind, consumer::pull, stream};
+use futures::StreamExt;
+use herald_contract::{error_chain, names};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::Backoff;
+use crate::projector::{Delivery, Projector};
+
+/// The part of `io.nats.jetstream.advisory.v1.max_deliver` that matters here.
+#[derive(Debug, Deserialize)]
+struct MaxDeliveries {
+    stream_seq: u64,
+    deliveries: i64,
+}
+
+/// Deals with max-deliveries advisories until `shutdown`.
+pub async fn follow(
+    advisories: stream::Stream,
+    commands: stream::Stream,
+    projector: Projector,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Backoff::default();
+    while !shutdown.is_cancelled() {
+        let opened = async {
+            advisories
+                .create_consumer(pull::Config {
+                    durable_name: Some(names::ADVISORIES_CONSUMER.into()),
+                    ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                    ..Default::default()
+                })
+                .await
+                .map_err(anyhow::Error::from)?
+                .messages()
+                .await
+                .map_err(anyhow::Error::from)
+        };
+        let mut messages = tokio::select! {
+            () = shutdown.cancelled() => return,
+            opened = opened => match opened {
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(error.as_ref()), "cannot follow advisories yet");
+                    backoff.wait(&shutdown).await;
+                    continue;
+                }
+            },
+        };
+        loop {
+            let message = tokio::select! {
+                () = shutdown.cancelled() => return,
+                message = messages.next() => message,
+            };
+            let Some(Ok(message)) = message else {
+                backoff.wait(&shutdown).await;
+                break;
+            };
+            let ack = match handle(&message.payload, &commands, &projector).await {
+                Ok(()) => AckKind::Ack,
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(error.as_ref()), "advisory not dealt with; retrying");
+                    AckKind::Nak(Some(Duration::from_secs(1)))
+                }
+            };
+            let _ = message.ack_with(ack).await;
+        }
+    }
+}
+
+async fn handle(
+    advisory: &[u8],
+    commands: &stream::Stream,
+    projector: &Projector,
+) -> anyhow::Result<()> {
+    let Ok(advisory) = serde_json::from_slice::<MaxDeliveries>(advisory) else {
+        tracing::warn!("unreadable max-deliveries advisory; ignored");
+        return Ok(());
+    };
+    let message = commands.get_raw_message(advisory.stream_seq).await?;
+    tracing::warn!(
+        stream_sequence = advisory.stream_seq,
+        deliveries = advisory.deliveries,
+        "a command ran out of deliveries"
+    );
+    let delivery = Delivery {
+        subject: message.subject.to_string(),
+        stream_sequence: advisory.stream_seq,
+        attempt: advisory.deliveries,
+        max_attempts: advisory.deliveries,
+    };
+    projector.exhausted(&message.payload, &delivery).await?;
+    Ok(())
+}
