@@ -39,6 +39,8 @@ pub async fn follow(
                 .create_consumer(pull::Config {
                     durable_name: Some(names::ADVISORIES_CONSUMER.into()),
                     ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                    // Retried every 5 s for an hour, then left in the stream (7 days).
+                    max_deliver: 720,
                     ..Default::default()
                 })
                 .await
@@ -67,11 +69,16 @@ pub async fn follow(
                 backoff.wait(&shutdown).await;
                 break;
             };
-            let ack = match handle(&message.payload, &commands, &projector).await {
+            // Dropped on shutdown: the advisory is redelivered to a reactor later.
+            let handled = tokio::select! {
+                () = shutdown.cancelled() => return,
+                handled = handle(&message.payload, &commands, &projector) => handled,
+            };
+            let ack = match handled {
                 Ok(()) => AckKind::Ack,
                 Err(error) => {
                     tracing::warn!(error = %error_chain(error.as_ref()), "advisory not dealt with; retrying");
-                    AckKind::Nak(Some(Duration::from_secs(1)))
+                    AckKind::Nak(Some(Duration::from_secs(5)))
                 }
             };
             let _ = message.ack_with(ack).await;
@@ -88,7 +95,17 @@ async fn handle(
         tracing::warn!("unreadable max-deliveries advisory; ignored");
         return Ok(());
     };
-    let message = commands.get_raw_message(advisory.stream_seq).await?;
+    let message = match commands.get_raw_message(advisory.stream_seq).await {
+        Ok(message) => message,
+        Err(error) if error.kind() == stream::RawMessageErrorKind::NoMessageFound => {
+            tracing::error!(
+                stream_sequence = advisory.stream_seq,
+                "a command ran out of deliveries and is no longer in the stream"
+            );
+            return Ok(());
+        }
+        Err(error) => return Err(error.into()),
+    };
     tracing::warn!(
         stream_sequence = advisory.stream_seq,
         deliveries = advisory.deliveries,

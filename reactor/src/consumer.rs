@@ -22,11 +22,12 @@ use crate::projector::{Delivery, Disposition, Projector};
 
 /// How long to wait for in-flight commands once shutdown starts (after handing
 /// back what was not started): SIGTERM to exit stays within 5 s.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(3500);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the stream must be quiet before nothing more is expected from it.
-const RELEASE_QUIET: Duration = Duration::from_millis(150);
-/// The longest handing back may take.
-const RELEASE_LIMIT: Duration = Duration::from_secs(1);
+const RELEASE_QUIET: Duration = Duration::from_millis(100);
+/// The longest handing back may take. With the drain and the final flush, SIGTERM
+/// to exit stays under 5 s.
+const RELEASE_LIMIT: Duration = Duration::from_millis(500);
 
 /// The consumer's configuration. `max_ack_pending` bounds what all reactors hold
 /// unacknowledged at once; it is set above one instance's concurrency so several
@@ -60,18 +61,22 @@ pub async fn consume(
                 .create_consumer(consumer_config(config))
                 .await
                 .map_err(|e| anyhow::Error::from(e).context("creating the consumer"))?;
-            consumer
+            // The server's setting counts, not this instance's flag: the last
+            // delivery is the one JetStream will not repeat.
+            let max_deliver = consumer.cached_info().config.max_deliver;
+            let messages = consumer
                 .stream()
                 .max_messages_per_batch(concurrency)
                 .heartbeat(Duration::from_secs(5))
                 .messages()
                 .await
-                .map_err(|e| anyhow::Error::from(e).context("opening the message stream"))
+                .map_err(|e| anyhow::Error::from(e).context("opening the message stream"))?;
+            Ok::<_, anyhow::Error>((messages, max_deliver))
         };
-        let mut messages = tokio::select! {
+        let (mut messages, max_deliver) = tokio::select! {
             () = shutdown.cancelled() => break,
             opened = messages => match opened {
-                Ok(messages) => messages,
+                Ok(opened) => opened,
                 Err(error) => {
                     tracing::warn!(error = %error_chain(error.as_ref()), "cannot consume yet");
                     backoff.wait(&shutdown).await;
@@ -116,7 +121,11 @@ pub async fn consume(
             };
             backoff = Backoff::default();
             let projector = projector.clone();
-            let max_attempts = config.max_deliver;
+            let max_attempts = if max_deliver > 0 {
+                max_deliver
+            } else {
+                i64::MAX
+            };
             let ack_wait = config.ack_wait();
             tasks.spawn(async move {
                 let _permit = permit;

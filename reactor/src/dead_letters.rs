@@ -11,6 +11,11 @@ use herald_contract::names;
 
 use crate::projector::Delivery;
 
+/// The dead letter could not be stored.
+#[derive(Debug, thiserror::Error)]
+#[error("could not store the dead letter")]
+pub struct DeadLetterError(#[from] async_nats::jetstream::context::PublishError);
+
 /// Publishes dead letters.
 #[derive(Debug, Clone)]
 pub struct DeadLetters {
@@ -24,7 +29,13 @@ impl DeadLetters {
 
     /// Stores the command delivered as `delivery` with `payload`, and why it was
     /// given up on. Stored once per stream sequence, however often it is called.
-    pub async fn store(&self, delivery: &Delivery, payload: &[u8], reason: &str, error: &str) {
+    pub async fn store(
+        &self,
+        delivery: &Delivery,
+        payload: &[u8],
+        reason: &str,
+        error: &str,
+    ) -> Result<(), DeadLetterError> {
         let mut headers = HeaderMap::new();
         let sequence = delivery.stream_sequence.to_string();
         headers.insert("Nats-Msg-Id", format!("dead-{sequence}").as_str());
@@ -40,18 +51,13 @@ impl DeadLetters {
                 .await?
                 .await
         };
-        match stored.await {
-            Ok(_) => tracing::warn!(
-                subject,
-                stream_sequence = delivery.stream_sequence,
-                reason,
-                "command kept as a dead letter"
-            ),
-            Err(error) => tracing::error!(
-                stream_sequence = delivery.stream_sequence,
-                %error,
-                "could not store the dead letter; the command is still in the COMMANDS stream"
-            ),
-        }
+        stored.await?;
+        tracing::warn!(
+            subject,
+            stream_sequence = delivery.stream_sequence,
+            reason,
+            "command kept as a dead letter"
+        );
+        Ok(())
     }
 }

@@ -51,7 +51,11 @@ impl Lag {
             }
             let processed = self.processed.swap(0, Ordering::Relaxed);
             let slowest_ms = self.slowest_ms.swap(0, Ordering::Relaxed);
-            match commands.consumer_info(names::REACTOR_CONSUMER).await {
+            let info = tokio::select! {
+                () = shutdown.cancelled() => return,
+                info = commands.consumer_info(names::REACTOR_CONSUMER) => info,
+            };
+            match info {
                 Ok(info) => {
                     self.pending.store(info.num_pending, Ordering::Relaxed);
                     if processed > 0 || info.num_pending > 0 || info.num_ack_pending > 0 {

@@ -18,6 +18,9 @@ pub mod projector;
 pub use config::Config;
 use herald_contract::{Topology, connection, process};
 
+/// The longest the last acknowledgements may take to leave at shutdown.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How often the backlog and latency are logged.
 const LAG_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -59,7 +62,7 @@ pub async fn run(
     advisories.await?;
     // Acks and notifications are buffered by the client: send them before leaving,
     // but do not hang on a server that is gone (what was not acked is redelivered).
-    if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.flush())
+    if tokio::time::timeout(FLUSH_TIMEOUT, client.flush())
         .await
         .is_err()
     {

@@ -18,7 +18,7 @@ use herald_contract::{
 };
 use uuid::Uuid;
 
-use crate::dead_letters::DeadLetters;
+use crate::dead_letters::{DeadLetterError, DeadLetters};
 use crate::lag::Lag;
 use crate::name_index::{NameIndex, NameIndexError};
 
@@ -45,8 +45,14 @@ pub enum ProjectError {
     },
     #[error(transparent)]
     Names(#[from] NameIndexError),
-    #[error("could not read the recorded status")]
+    #[error("could not read the recorded outcome")]
     Read(#[source] kv::EntryError),
+    #[error("could not record the status")]
+    Status(#[source] kv::CreateError),
+    #[error(transparent)]
+    DeadLetter(#[from] DeadLetterError),
+    #[error("giving up on the command did not complete")]
+    GiveUp,
     #[error("could not publish the notification")]
     Publish(#[from] async_nats::PublishError),
     #[error("could not encode {0}")]
@@ -94,7 +100,11 @@ impl Projector {
             client,
             locations: topology.locations.clone(),
             statuses: topology.statuses.clone(),
-            names: NameIndex::new(topology.names.clone()),
+            names: NameIndex::new(
+                topology.names.clone(),
+                topology.statuses.clone(),
+                topology.locations.clone(),
+            ),
             dead_letters: DeadLetters::new(topology.jetstream.clone()),
             lag,
             delay,
@@ -107,10 +117,15 @@ impl Projector {
             Ok(command) => command,
             Err(error) => return self.unreadable(payload, delivery, &error).await,
         };
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
+        // A command whose outcome is recorded (redelivered after a lost ack) is
+        // announced again, never decided anew: its outcome stands.
         let projected = async {
+            if let Some(status) = self.recorded(command.id).await? {
+                return self.announce(&status).await;
+            }
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
             let status = self.decide(&command).await?;
             self.record(&status).await
         };
@@ -127,18 +142,16 @@ impl Projector {
         }
     }
 
-    /// The outcome the command should have. The same command decides the same way
-    /// on every delivery, which keeps redeliveries harmless: its name claim is
-    /// found to be its own.
+    /// The outcome the command should have.
     async fn decide(&self, command: &Command) -> Result<CommandStatus, ProjectError> {
         let CommandBody::CreateLocation(new) = &command.body;
+        let accepted = Some(command.accepted_at);
         // The api validates too; this guards against other publishers.
         if let Err(errors) = new.check() {
             let errors = errors
                 .into_iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect();
-            let accepted = Some(command.accepted_at);
             return Ok(CommandStatus::failed(
                 command.id,
                 accepted,
@@ -147,14 +160,12 @@ impl Projector {
             ));
         }
         if !self.names.claim(new, command.id).await? {
+            let error = format!("a location named {:?} already exists", new.name.trim());
             return Ok(CommandStatus::failed(
                 command.id,
-                Some(command.accepted_at),
+                accepted,
                 FailureReason::Conflict,
-                vec![format!(
-                    "a location named {:?} already exists",
-                    new.name.trim()
-                )],
+                vec![error],
             ));
         }
         Ok(CommandStatus::completed(
@@ -170,7 +181,8 @@ impl Projector {
     }
 
     /// Writes the resource, then the status, then publishes the notification: a
-    /// client told "completed" finds both in place.
+    /// client told "completed" finds both in place. The first outcome recorded
+    /// for a command stands; a later, different one is dropped in its favour.
     async fn record(&self, status: &CommandStatus) -> Result<(), ProjectError> {
         if let Some(location) = &status.resource {
             put(
@@ -181,7 +193,25 @@ impl Projector {
             )
             .await?;
         }
-        put(&self.statuses, names::COMMANDS_BUCKET, status.id, status).await?;
+        let bytes = serde_json::to_vec(status)
+            .map_err(|e| ProjectError::Encode(names::COMMANDS_BUCKET, e))?;
+        let stands = match self
+            .statuses
+            .create(status.id.to_string(), bytes.into())
+            .await
+        {
+            Ok(_) => status.clone(),
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => self
+                .recorded(status.id)
+                .await?
+                .unwrap_or_else(|| status.clone()),
+            Err(source) => return Err(ProjectError::Status(source)),
+        };
+        self.announce(&stands).await
+    }
+
+    /// Publishes the notification of a finished status.
+    async fn announce(&self, status: &CommandStatus) -> Result<(), ProjectError> {
         if let Some(notification) = Notification::for_status(status) {
             let payload = serde_json::to_vec(&notification)
                 .map_err(|e| ProjectError::Encode("the notification", e))?;
@@ -192,9 +222,20 @@ impl Projector {
         Ok(())
     }
 
-    /// A command whose deliveries ran out with no outcome recorded: every reactor
-    /// that had it died or stalled. Unless an outcome was recorded after all, it
-    /// ends failed and is kept as a dead letter, like one whose last delivery failed.
+    /// The recorded outcome of a command, if it has one.
+    async fn recorded(&self, id: Uuid) -> Result<Option<CommandStatus>, ProjectError> {
+        Ok(self
+            .statuses
+            .get(id.to_string())
+            .await
+            .map_err(ProjectError::Read)?
+            .and_then(|bytes| serde_json::from_slice::<CommandStatus>(&bytes).ok())
+            .filter(|status| status.status.is_terminal()))
+    }
+
+    /// A command whose deliveries ran out with no outcome acknowledged: every
+    /// reactor that had it died or stalled. It is given up on like one whose last
+    /// delivery failed; an error means "try again later".
     pub async fn exhausted(&self, payload: &[u8], delivery: &Delivery) -> Result<(), ProjectError> {
         let command = match serde_json::from_slice::<Command>(payload) {
             Ok(command) => command,
@@ -203,22 +244,19 @@ impl Projector {
                 return Ok(());
             }
         };
-        let recorded = self
-            .statuses
-            .get(command.id.to_string())
-            .await
-            .map_err(ProjectError::Read)?
-            .and_then(|bytes| serde_json::from_slice::<CommandStatus>(&bytes).ok());
-        if recorded.is_some_and(|status| status.status.is_terminal()) {
-            return Ok(());
-        }
         let reason = "every delivery ended without an outcome (its reactors died or stalled)";
-        self.give_up(&command, payload, delivery, reason).await;
-        Ok(())
+        match self.give_up(&command, payload, delivery, reason).await {
+            Disposition::Retry { .. } => Err(ProjectError::GiveUp),
+            Disposition::Ack | Disposition::Terminate => Ok(()),
+        }
     }
 
-    /// The last delivery failed too: the command ends failed, told to its client,
-    /// and is kept as a dead letter.
+    /// Ends a command that could not be processed. What took effect stands: a
+    /// recorded outcome is announced again, a location already written is recorded
+    /// as completed. Otherwise the command is kept as a dead letter and ends failed
+    /// (its name stays claimed until another command takes it over). If any of
+    /// that fails, it is retried later; on the last delivery JetStream then says
+    /// so in a max-deliveries advisory, which comes back here.
     async fn give_up(
         &self,
         command: &Command,
@@ -226,37 +264,50 @@ impl Projector {
         delivery: &Delivery,
         error: &str,
     ) -> Disposition {
-        tracing::error!(
-            command_id = %command.id,
-            stream_sequence = delivery.stream_sequence,
-            error,
-            "projection failed on the last delivery; the command ends failed"
-        );
-        let CommandBody::CreateLocation(new) = &command.body;
-        if let Err(error) = self.names.release(new, command.id).await {
-            tracing::warn!(command_id = %command.id, error = %error_chain(&error), "name not released");
-        }
-        let failed = CommandStatus::failed(
-            command.id,
-            Some(command.accepted_at),
-            FailureReason::Unprocessable,
-            vec!["the command could not be processed".into()],
-        );
-        if let Err(error) = self.record(&failed).await {
+        let settled = async {
+            if let Some(status) = self.recorded(command.id).await? {
+                self.announce(&status).await?;
+                return Ok(Disposition::Ack);
+            }
+            if let Some(location) = self.location(command.id).await? {
+                self.record(&CommandStatus::completed(command, location))
+                    .await?;
+                return Ok(Disposition::Ack);
+            }
             tracing::error!(
                 command_id = %command.id,
-                error = %error_chain(&error),
-                "could not record the failure either"
+                stream_sequence = delivery.stream_sequence,
+                error,
+                "giving up on a command; it ends failed"
             );
-        }
-        self.dead_letters
-            .store(delivery, payload, "gave up after the last delivery", error)
-            .await;
-        Disposition::Terminate
+            self.dead_letters
+                .store(delivery, payload, "gave up after the last delivery", error)
+                .await?;
+            let failed = CommandStatus::failed(
+                command.id,
+                Some(command.accepted_at),
+                FailureReason::Unprocessable,
+                vec!["the command could not be processed".into()],
+            );
+            self.record(&failed).await?;
+            Ok::<_, ProjectError>(Disposition::Terminate)
+        };
+        settled
+            .await
+            .unwrap_or_else(|error| retry(command.id, delivery, &error))
     }
 
-    /// A command that does not decode: never retried, kept as a dead letter, and,
-    /// where its id can still be read, ended failed so whoever waits hears so.
+    async fn location(&self, id: Uuid) -> Result<Option<Location>, ProjectError> {
+        Ok(self
+            .locations
+            .get(id.to_string())
+            .await
+            .map_err(ProjectError::Read)?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// A command that does not decode: never processed, kept as a dead letter,
+    /// and, where its id can be found, ended failed so whoever waits hears so.
     async fn unreadable(
         &self,
         payload: &[u8],
@@ -266,21 +317,23 @@ impl Projector {
         tracing::error!(
             stream_sequence = delivery.stream_sequence,
             %error,
-            "undecodable command; terminated"
+            "undecodable command"
         );
-        if let Some(id) = readable_id(payload) {
-            let errors = vec!["the command could not be read".into()];
-            let failed = CommandStatus::failed(id, None, FailureReason::Unprocessable, errors);
-            if let Err(error) = self.record(&failed).await
-                && !delivery.is_last()
-            {
-                return retry(id, delivery, &error);
+        let settled = async {
+            self.dead_letters
+                .store(delivery, payload, "undecodable", &error.to_string())
+                .await?;
+            if let Some(id) = readable_id(payload, &delivery.subject) {
+                let errors = vec!["the command could not be read".into()];
+                let failed = CommandStatus::failed(id, None, FailureReason::Unprocessable, errors);
+                self.record(&failed).await?;
             }
-        }
-        self.dead_letters
-            .store(delivery, payload, "undecodable", &error.to_string())
-            .await;
-        Disposition::Terminate
+            Ok::<_, ProjectError>(Disposition::Terminate)
+        };
+        let id = readable_id(payload, &delivery.subject).unwrap_or_default();
+        settled
+            .await
+            .unwrap_or_else(|error| retry(id, delivery, &error))
     }
 }
 
@@ -315,8 +368,9 @@ async fn put(
 }
 
 /// The `id` of a command that does not decode as a whole (an unknown type from a
-/// newer api during a rolling deploy, say).
-fn readable_id(payload: &[u8]) -> Option<Uuid> {
+/// newer api during a rolling deploy, say), from its payload or else its subject
+/// (`commands.<type>.<id>`).
+fn readable_id(payload: &[u8], subject: &str) -> Option<Uuid> {
     #[derive(serde::Deserialize)]
     struct JustTheId {
         id: Uuid,
@@ -324,6 +378,12 @@ fn readable_id(payload: &[u8]) -> Option<Uuid> {
     serde_json::from_slice::<JustTheId>(payload)
         .ok()
         .map(|c| c.id)
+        .or_else(|| {
+            subject
+                .rsplit('.')
+                .next()
+                .and_then(|id| Uuid::try_parse(id).ok())
+        })
 }
 
 /// Back-off before redelivery: 100 ms, doubling, at most 10 s.
@@ -340,9 +400,15 @@ mod tests {
     fn the_id_of_an_unreadable_command_is_found_where_it_can_be() {
         let id = Uuid::now_v7();
         let future = serde_json::json!({"id": id, "type": "teleport", "payload": {}});
-        assert_eq!(readable_id(future.to_string().as_bytes()), Some(id));
-        assert_eq!(readable_id(b"not json"), None);
-        assert_eq!(readable_id(br#"{"id": "nope"}"#), None);
+        let subject = "commands.teleport.garbage";
+        assert_eq!(
+            readable_id(future.to_string().as_bytes(), subject),
+            Some(id)
+        );
+        assert_eq!(readable_id(b"not json", subject), None);
+        assert_eq!(readable_id(br#"{"id": "nope"}"#, subject), None);
+        let by_subject = format!("commands.create_location.{id}");
+        assert_eq!(readable_id(b"not json", &by_subject), Some(id));
     }
 
     #[test]

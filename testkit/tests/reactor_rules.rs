@@ -226,7 +226,7 @@ async fn a_command_whose_reactors_all_die_ends_failed_when_deliveries_run_out() 
     let mut stack = Stack::start_with(StackOptions {
         reactors: 0,
         reactor_delay: std::time::Duration::from_secs(60),
-        ack_wait_secs: 1,
+        ack_wait_secs: 2,
         max_deliver: 2,
         ..StackOptions::default()
     })
@@ -260,4 +260,47 @@ async fn a_command_whose_reactors_all_die_ends_failed_when_deliveries_run_out() 
         .map(|v| v.as_str().to_owned())
         .unwrap_or_default();
     assert!(error.contains("died or stalled"), "{error}");
+}
+
+#[tokio::test]
+async fn a_command_whose_location_was_written_completes_and_keeps_its_name() {
+    let stack = Stack::start_with(StackOptions {
+        max_deliver: 2,
+        ..StackOptions::default()
+    })
+    .await;
+    let warm_up = stack.create_location("Warm-up").await;
+    assert_eq!(stack.outcome(warm_up).await.event, "completed");
+    let jetstream = jetstream_of(&stack).await;
+    let limit_statuses = |max_message_size: i32| {
+        let jetstream = jetstream.clone();
+        async move {
+            let mut stream = jetstream.get_stream("KV_commands").await.expect("stream");
+            let mut config = stream.info().await.expect("info").config.clone();
+            config.max_message_size = max_message_size;
+            jetstream.update_stream(config).await.expect("update");
+        }
+    };
+    // The location can be written, its status cannot: every delivery fails
+    // after the location is in place.
+    limit_statuses(1).await;
+    let id = stack.create_location("Halfway").await;
+    let mut events = stack.open_events(id).await;
+    let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
+    while stack.get(&format!("/api/locations/{id}")).await.status() != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no location written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    limit_statuses(-1).await;
+
+    // It took effect, so it ends completed (never failed), and keeps its name.
+    let event = events.next_event().await.expect("an outcome");
+    assert_eq!(event.event, "completed");
+    let again = stack.create_location("halfway").await;
+    let event = stack.outcome(again).await;
+    assert_eq!(event.event, "failed");
+    assert_eq!(event.data["reason"], "conflict");
 }
