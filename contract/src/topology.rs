@@ -69,30 +69,49 @@ pub enum TopologyError {
 }
 
 impl Topology {
-    /// Creates the stream and buckets, or brings existing ones up to `config`.
+    /// Creates the streams and buckets, or brings existing ones up to `config`.
     pub async fn ensure(
         jetstream: &jetstream::Context,
         config: &TopologyConfig,
     ) -> Result<Self, TopologyError> {
-        let stream_error = |source| TopologyError::Stream {
-            name: names::COMMANDS_STREAM,
-            source,
-        };
-        jetstream
-            .create_or_update_stream(stream::Config {
-                name: names::COMMANDS_STREAM.into(),
-                subjects: vec![names::COMMANDS_SUBJECTS.into()],
+        // Every stream: file storage, the configured replicas.
+        let stream = |name: &'static str, subject: &str, tune: fn(&mut stream::Config)| {
+            let mut stream_config = stream::Config {
+                name: name.into(),
+                subjects: vec![subject.into()],
                 storage: stream::StorageType::File,
-                duplicate_window: DUPLICATE_WINDOW,
                 num_replicas: config.replicas,
                 ..Default::default()
-            })
-            .await
-            .map_err(stream_error)?;
-        let commands = jetstream
-            .get_stream(names::COMMANDS_STREAM)
-            .await
-            .map_err(TopologyError::GetStream)?;
+            };
+            tune(&mut stream_config);
+            let jetstream = jetstream.clone();
+            async move {
+                jetstream
+                    .create_or_update_stream(stream_config)
+                    .await
+                    .map_err(|source| TopologyError::Stream { name, source })?;
+                jetstream
+                    .get_stream(name)
+                    .await
+                    .map_err(TopologyError::GetStream)
+            }
+        };
+        let commands = stream(names::COMMANDS_STREAM, names::COMMANDS_SUBJECTS, |c| {
+            c.duplicate_window = DUPLICATE_WINDOW;
+        })
+        .await?;
+        stream(
+            names::DEAD_LETTERS_STREAM,
+            names::DEAD_LETTERS_SUBJECTS,
+            |_| {},
+        )
+        .await?;
+        let advisories = stream(
+            names::ADVISORIES_STREAM,
+            names::MAX_DELIVERIES_ADVISORY,
+            |c| c.max_age = ADVISORIES_KEPT,
+        )
+        .await?;
         let bucket = |name: &'static str, max_age: Duration| {
             let jetstream = jetstream.clone();
             async move {
@@ -109,37 +128,6 @@ impl Topology {
                     .map_err(|source| TopologyError::Bucket { name, source })
             }
         };
-        jetstream
-            .create_or_update_stream(stream::Config {
-                name: names::DEAD_LETTERS_STREAM.into(),
-                subjects: vec![names::DEAD_LETTERS_SUBJECTS.into()],
-                storage: stream::StorageType::File,
-                num_replicas: config.replicas,
-                ..Default::default()
-            })
-            .await
-            .map_err(|source| TopologyError::Stream {
-                name: names::DEAD_LETTERS_STREAM,
-                source,
-            })?;
-        jetstream
-            .create_or_update_stream(stream::Config {
-                name: names::ADVISORIES_STREAM.into(),
-                subjects: vec![names::MAX_DELIVERIES_ADVISORY.into()],
-                storage: stream::StorageType::File,
-                max_age: ADVISORIES_KEPT,
-                num_replicas: config.replicas,
-                ..Default::default()
-            })
-            .await
-            .map_err(|source| TopologyError::Stream {
-                name: names::ADVISORIES_STREAM,
-                source,
-            })?;
-        let advisories = jetstream
-            .get_stream(names::ADVISORIES_STREAM)
-            .await
-            .map_err(TopologyError::GetStream)?;
         let locations = bucket(names::LOCATIONS_BUCKET, Duration::ZERO).await?;
         let location_names = bucket(names::LOCATION_NAMES_BUCKET, Duration::ZERO).await?;
         let statuses = bucket(

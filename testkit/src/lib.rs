@@ -11,7 +11,9 @@
 //! - [`stack`]: that server plus reactors and the api in-process, with one helper per endpoint.
 
 pub mod nats_server;
+pub mod problem;
 pub mod stack;
 
 pub use nats_server::NatsServer;
+pub use problem::assert_problem;
 pub use stack::{Stack, StackOptions};

@@ -1,20 +1,7 @@
 //! Bad input gets a clear 4xx problem details answer and changes nothing.
 
-use herald_testkit::{Stack, StackOptions};
-use serde_json::{Value, json};
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let problem: Value = response.json().await.expect("JSON");
-    assert_eq!(problem["status"], status);
-    assert_eq!(problem["type"], "about:blank");
-    assert!(problem["title"].is_string() && problem["detail"].is_string());
-    problem
-}
+use herald_testkit::{Stack, StackOptions, assert_problem};
+use serde_json::json;
 
 /// Messages in the COMMANDS stream, read from NATS itself.
 async fn commands_stored(stack: &Stack) -> u64 {
@@ -42,13 +29,13 @@ async fn bad_bodies_are_rejected_and_nothing_is_published() {
             .send()
     };
 
-    problem(
+    assert_problem(
         post("{not json", "application/json").await.expect("POST"),
         400,
     )
     .await;
-    problem(post("", "application/json").await.expect("POST"), 400).await;
-    problem(
+    assert_problem(post("", "application/json").await.expect("POST"), 400).await;
+    assert_problem(
         post(r#"{"name":"x","category":"Town"}"#, "text/plain")
             .await
             .expect("POST"),
@@ -56,9 +43,9 @@ async fn bad_bodies_are_rejected_and_nothing_is_published() {
     )
     .await;
     let huge = json!({"name": "x", "category": "Town", "description": "y".repeat(70 * 1024)});
-    problem(stack.post_location(&huge).await, 413).await;
+    assert_problem(stack.post_location(&huge).await, 413).await;
 
-    let invalid = problem(
+    let invalid = assert_problem(
         stack
             .post_location(
                 &json!({"name": "  ", "category": "Village", "description": "z".repeat(1001)}),
@@ -86,7 +73,7 @@ async fn bad_bodies_are_rejected_and_nothing_is_published() {
         json!({"category": "Town"}),
         json!({"name": "Nowhere", "category": "town"}),
     ] {
-        problem(stack.post_location(&body).await, 422).await;
+        assert_problem(stack.post_location(&body).await, 422).await;
     }
 
     assert_eq!(commands_stored(&stack).await, 0, "nothing was published");
@@ -99,7 +86,7 @@ async fn bad_bodies_are_rejected_and_nothing_is_published() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problem_details() {
     let stack = Stack::start().await;
-    problem(stack.get("/api/nowhere").await, 404).await;
+    assert_problem(stack.get("/api/nowhere").await, 404).await;
     let response = stack
         .http
         .delete(stack.url("/api/locations"))
@@ -107,19 +94,19 @@ async fn unknown_routes_and_methods_are_problem_details() {
         .await
         .expect("DELETE");
     assert!(response.headers().contains_key("allow"));
-    problem(response, 405).await;
-    problem(stack.get("/api/locations/not-a-uuid").await, 400).await;
-    problem(
+    assert_problem(response, 405).await;
+    assert_problem(stack.get("/api/locations/not-a-uuid").await, 400).await;
+    assert_problem(
         stack
             .get(&format!("/api/locations/{}", uuid::Uuid::now_v7()))
             .await,
         404,
     )
     .await;
-    problem(stack.get("/api/locations?limit=0").await, 400).await;
-    problem(stack.get("/api/locations?limit=501").await, 400).await;
-    problem(stack.get("/api/locations?limit=abc").await, 400).await;
-    problem(stack.get("/api/locations?cursor=abc").await, 400).await;
+    assert_problem(stack.get("/api/locations?limit=0").await, 400).await;
+    assert_problem(stack.get("/api/locations?limit=501").await, 400).await;
+    assert_problem(stack.get("/api/locations?limit=abc").await, 400).await;
+    assert_problem(stack.get("/api/locations?cursor=abc").await, 400).await;
 }
 
 #[tokio::test]

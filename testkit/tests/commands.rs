@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use herald_testkit::{Stack, StackOptions};
+use herald_testkit::{Stack, StackOptions, assert_problem};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -221,19 +221,6 @@ async fn open_event_streams_end_when_the_api_shuts_down() {
         .expect("shutdown does not wait for open streams")
         .expect("api stopped cleanly");
     events.assert_ended().await;
-}
-
-/// Asserts an RFC 9457 problem details answer with `status`.
-async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let problem: Value = response.json().await.expect("JSON");
-    assert_eq!(problem["status"], status);
-    assert!(problem["title"].is_string() && problem["detail"].is_string());
-    problem
 }
 
 async fn listed_ids(stack: &Stack) -> HashSet<Uuid> {

@@ -10,6 +10,14 @@ use herald_testkit::{Stack, StackOptions};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// Sets a stream's largest message (-1: no limit); 1 makes a bucket unwritable.
+async fn limit_message_size(jetstream: &jetstream::Context, stream: &str, bytes: i32) {
+    let mut stream = jetstream.get_stream(stream).await.expect("stream");
+    let mut config = stream.info().await.expect("info").config.clone();
+    config.max_message_size = bytes;
+    jetstream.update_stream(config).await.expect("update");
+}
+
 async fn jetstream_of(stack: &Stack) -> jetstream::Context {
     jetstream::new(
         async_nats::connect(stack.nats.url())
@@ -115,16 +123,7 @@ async fn a_read_model_that_cannot_be_written_ends_in_retries_then_a_dead_letter(
     assert_eq!(stack.outcome(warm_up).await.event, "completed");
     let jetstream = jetstream_of(&stack).await;
     // Make the read model unwritable: a bucket refuses values over its size limit.
-    let limit_locations = |max_message_size: i32| {
-        let jetstream = jetstream.clone();
-        async move {
-            let mut stream = jetstream.get_stream("KV_locations").await.expect("stream");
-            let mut config = stream.info().await.expect("info").config.clone();
-            config.max_message_size = max_message_size;
-            jetstream.update_stream(config).await.expect("update");
-        }
-    };
-    limit_locations(1).await;
+    limit_message_size(&jetstream, "KV_locations", 1).await;
 
     let id = stack.create_location("Unwritable").await;
     let event = stack.outcome(id).await;
@@ -154,7 +153,7 @@ async fn a_read_model_that_cannot_be_written_ends_in_retries_then_a_dead_letter(
 
     // The failed command gave its name back: once the read model can be written
     // again, a new command with the same name completes.
-    limit_locations(-1).await;
+    limit_message_size(&jetstream, "KV_locations", -1).await;
     let again = stack.create_location("Unwritable").await;
     assert_eq!(stack.outcome(again).await.event, "completed");
 }
@@ -272,18 +271,9 @@ async fn a_command_whose_location_was_written_completes_and_keeps_its_name() {
     let warm_up = stack.create_location("Warm-up").await;
     assert_eq!(stack.outcome(warm_up).await.event, "completed");
     let jetstream = jetstream_of(&stack).await;
-    let limit_statuses = |max_message_size: i32| {
-        let jetstream = jetstream.clone();
-        async move {
-            let mut stream = jetstream.get_stream("KV_commands").await.expect("stream");
-            let mut config = stream.info().await.expect("info").config.clone();
-            config.max_message_size = max_message_size;
-            jetstream.update_stream(config).await.expect("update");
-        }
-    };
     // The location can be written, its status cannot: every delivery fails
     // after the location is in place.
-    limit_statuses(1).await;
+    limit_message_size(&jetstream, "KV_commands", 1).await;
     let id = stack.create_location("Halfway").await;
     let mut events = stack.open_events(id).await;
     let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
@@ -294,7 +284,7 @@ async fn a_command_whose_location_was_written_completes_and_keeps_its_name() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    limit_statuses(-1).await;
+    limit_message_size(&jetstream, "KV_commands", -1).await;
 
     // It took effect, so it ends completed (never failed), and keeps its name.
     let event = events.next_event().await.expect("an outcome");
