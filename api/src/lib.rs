@@ -19,6 +19,7 @@ pub mod publish;
 pub mod recent;
 pub mod routes;
 pub mod state;
+pub mod web_commands;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +45,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole HTTP surface: the JSON api, health checks and the web pages.
 pub fn app(state: SharedState) -> Router {
-    let web = herald_web::router(state.read_model.clone());
+    let web = herald_web::router(
+        state.read_model.clone(),
+        web_commands::WebCommands::new(state.clone()),
+    );
     let cors = cors(&state.cors_allowed_origins);
     routes::routes()
         .with_state(state)

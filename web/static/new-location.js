@@ -1,0 +1,212 @@
+// The script of /locations/new: submits the form with fetch and follows the
+// command to its outcome. Without JavaScript the form posts to /locations and the
+// server does the waiting instead. Everything shown is set with textContent.
+
+import { awaitCommand, redirectOf } from "./herald.js";
+
+const FIELDS = ["name", "category", "description"];
+const DEFAULT_TIMEOUT_SECS = 5;
+
+const form = document.getElementById("create-location");
+const formError = document.getElementById("form-error");
+const notice = document.getElementById("notice");
+const log = document.getElementById("log");
+const submit = document.getElementById("submit");
+
+/** Creates an element with optional text and attributes. */
+function el(tag, text, attributes = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+/** Appends an entry to the log panel: a title line and the data as formatted JSON. */
+function logEntry(title, data) {
+  const text = data === undefined ? title : `${title}\n${typeof data === "string" ? data : JSON.stringify(data, null, 2)}`;
+  const entry = el("pre", text, { class: "log-entry" });
+  log.append(entry);
+  entry.scrollIntoView({ block: "nearest" });
+}
+
+function clearErrors() {
+  formError.replaceChildren();
+  for (const field of FIELDS) {
+    document.getElementById(`${field}-error`).textContent = "";
+    document.getElementById(field).removeAttribute("aria-invalid");
+  }
+}
+
+/** Shows messages above the form (one, or a list). */
+function showFormError(messages) {
+  const list = (Array.isArray(messages) ? messages : [messages]).filter(Boolean);
+  formError.replaceChildren();
+  if (list.length === 1) {
+    formError.append(el("p", list[0]));
+  } else if (list.length > 1) {
+    const ul = el("ul");
+    for (const message of list) ul.append(el("li", message));
+    formError.append(ul);
+  }
+}
+
+function showFieldError(field, message) {
+  const slot = document.getElementById(`${field}-error`);
+  slot.textContent = slot.textContent ? `${slot.textContent}; ${message}` : message;
+  document.getElementById(field).setAttribute("aria-invalid", "true");
+}
+
+/** The messages of a problem's errors[], else its detail or title. */
+function problemMessages(problem) {
+  const errors = Array.isArray(problem?.errors) ? problem.errors : [];
+  const messages = errors.map((entry) => (typeof entry === "string" ? entry : entry?.message)).filter(Boolean);
+  if (messages.length) return messages;
+  return [problem?.detail || problem?.title || "The location could not be created."];
+}
+
+/** The reasons of a failed notification. */
+function failureMessages(notification) {
+  const errors = Array.isArray(notification?.errors) ? notification.errors.filter(Boolean) : [];
+  return errors.length ? errors.map(String) : ["The location could not be created."];
+}
+
+function setBusy(busy) {
+  submit.disabled = busy;
+  form.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+function timeoutSecs() {
+  const value = Number.parseFloat(document.getElementById("timeout").value);
+  return Number.isFinite(value) && value >= 0 ? value : DEFAULT_TIMEOUT_SECS;
+}
+
+function waitMode() {
+  const checked = form.querySelector('input[name="wait"]:checked');
+  return checked ? checked.value : "browser";
+}
+
+function locationHref(notification, commandId) {
+  return redirectOf(notification) || `/locations/${commandId}`;
+}
+
+/** The "available shortly" notice, while the command is still running. */
+function showLate(commandId) {
+  notice.replaceChildren(
+    el("p", "Your location will be available shortly."),
+    (() => {
+      const p = el("p", "Command ", { class: "notice__id" });
+      p.append(el("code", commandId));
+      return p;
+    })(),
+  );
+  notice.classList.add("notice--visible");
+}
+
+/** The late outcome: a link to the new location, or the failure. */
+function showLanded(outcome) {
+  if (outcome.state === "completed") {
+    const name = outcome.notification?.data?.location?.name;
+    const link = el("a", name ? `View ${name}` : "View it", {
+      id: "ready-link",
+      href: locationHref(outcome.notification, outcome.commandId),
+    });
+    const p = el("p", "Your location is ready: ");
+    p.append(link);
+    notice.replaceChildren(p);
+    notice.classList.add("notice--visible", "notice--ready");
+  } else if (outcome.state === "failed") {
+    notice.replaceChildren();
+    notice.classList.remove("notice--visible");
+    showFormError(failureMessages(outcome.notification));
+  } else {
+    notice.replaceChildren(el("p", `We lost track of command ${outcome.commandId}; check the list of locations later.`));
+  }
+}
+
+async function follow(commandId, timeout) {
+  const outcome = await awaitCommand(commandId, {
+    timeoutMs: timeout * 1000,
+    onNotification: (notification, state) => logEntry(`SSE ${state}`, notification),
+    onLate: showLanded,
+  });
+  switch (outcome.state) {
+    case "completed":
+      window.location.assign(locationHref(outcome.notification, commandId));
+      return true;
+    case "failed":
+      showFormError(failureMessages(outcome.notification));
+      return false;
+    case "late":
+      showLate(commandId);
+      return false;
+    default:
+      showFormError(outcome.message || "The command's progress could not be followed.");
+      return false;
+  }
+}
+
+async function onSubmit(event) {
+  event.preventDefault();
+  clearErrors();
+  notice.replaceChildren();
+  notice.classList.remove("notice--visible", "notice--ready");
+
+  const data = new FormData(form);
+  const body = Object.fromEntries(FIELDS.map((field) => [field, String(data.get(field) ?? "")]));
+  const timeout = timeoutSecs();
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  if (waitMode() === "server") headers.Prefer = `wait=${Math.ceil(timeout)}`;
+
+  setBusy(true);
+  let leaving = false;
+  try {
+    logEntry(`POST /api/locations${headers.Prefer ? ` (Prefer: ${headers.Prefer})` : ""}`, body);
+    let response;
+    try {
+      response = await fetch("/api/locations", { method: "POST", headers, body: JSON.stringify(body) });
+    } catch (error) {
+      logEntry("Network error", String(error));
+      showFormError("Could not reach Herald. Check your connection and try again.");
+      return;
+    }
+    const text = await response.text();
+    let answer;
+    try {
+      answer = text ? JSON.parse(text) : null;
+    } catch {
+      answer = text;
+    }
+    logEntry(`${response.status} ${response.statusText}`.trim(), answer ?? "");
+
+    if (response.status === 202 && answer?.id) {
+      leaving = await follow(answer.id, timeout);
+    } else if (response.status === 201) {
+      const id = answer?.resource?.id ?? answer?.id;
+      leaving = true;
+      window.location.assign(`/locations/${id}`);
+    } else if (response.status === 503) {
+      showFormError("Herald cannot accept new locations at the moment. Please try again shortly.");
+    } else if (answer && typeof answer === "object" && answer.command_id) {
+      showFormError(problemMessages(answer));
+    } else if (response.status === 422 && answer && typeof answer === "object") {
+      const other = [];
+      for (const entry of Array.isArray(answer.errors) ? answer.errors : []) {
+        if (FIELDS.includes(entry?.field)) showFieldError(entry.field, entry.message);
+        else if (entry?.message) other.push(entry.message);
+      }
+      const first = FIELDS.find((field) => document.getElementById(field).hasAttribute("aria-invalid"));
+      if (other.length || !first) showFormError(other.length ? other : problemMessages(answer));
+      if (first) document.getElementById(first).focus();
+    } else {
+      showFormError(
+        answer && typeof answer === "object"
+          ? problemMessages(answer)
+          : `The location could not be created (HTTP ${response.status}).`,
+      );
+    }
+  } finally {
+    if (!leaving) setBusy(false);
+  }
+}
+
+if (form) form.addEventListener("submit", onSubmit);
