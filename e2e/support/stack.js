@@ -68,12 +68,24 @@ export async function until(probe, { timeoutMs = 10_000, intervalMs = 50, messag
   }
 }
 
+// Every process started here, so that none outlives this test process, even when
+// it is interrupted or a test fails before its teardown.
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => process.exit(130));
+}
+
 class Proc {
   constructor(name, command, args, env) {
     this.name = name;
     this.output = '';
     this.exited = null;
     this.child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(this.child);
+    this.child.once('exit', () => running.delete(this.child));
     const keep = (chunk) => {
       this.output = (this.output + chunk.toString()).slice(-20_000);
     };

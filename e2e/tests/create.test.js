@@ -23,7 +23,7 @@ test('a created location lands on its page and is in the list', async () => {
   const page = await herald.browser.newPage();
   try {
     const name = uniqueName('Lisbon');
-    await page.goto(`${herald.baseURL}/locations/new`);
+    await page.goto(`${herald.baseURL}/locations/new?timeout=30`);
     await fillLocation(page, { name, category: 'City', description: 'Seven hills above the Tagus.' });
     await submit(page);
     const id = await expectLocationPage(page, name);
@@ -42,7 +42,7 @@ test('waiting on the server (?wait=server) lands on the location page', async ()
   const page = await herald.browser.newPage();
   try {
     const name = uniqueName('Porto');
-    await page.goto(`${herald.baseURL}/locations/new?wait=server`);
+    await page.goto(`${herald.baseURL}/locations/new?wait=server&timeout=30`);
     await page.locator('form#create-location').waitFor({ timeout: WAIT_MS });
     assert.equal(await page.isChecked('input#wait-server'), true, '?wait=server checks #wait-server');
     assert.equal(await page.isChecked('input#wait-browser'), false);
@@ -62,7 +62,7 @@ test('screenshots of the list and the form (desktop and phone)', async () => {
     await page.locator('table tbody tr').first().waitFor({ timeout: WAIT_MS });
     await page.screenshot({ path: artifact('locations-list.png'), fullPage: true });
 
-    await page.goto(`${herald.baseURL}/locations/new`);
+    await page.goto(`${herald.baseURL}/locations/new?timeout=30`);
     await page.locator('form#create-location').waitFor({ timeout: WAIT_MS });
     await page.screenshot({ path: artifact('location-form.png'), fullPage: true });
   } finally {

@@ -17,7 +17,7 @@ test('a name of <script>alert(1)</script> is shown as text on the location page 
   const injected = () =>
     page.evaluate(() => [...document.scripts].filter((s) => s.textContent.includes('alert(1)')).length);
   try {
-    await page.goto(`${herald.baseURL}/locations/new`);
+    await page.goto(`${herald.baseURL}/locations/new?timeout=30`);
     await fillLocation(page, { name: NAME, category: 'Continent', description: '<img src=x onerror=alert(2)>' });
     await submit(page);
     await expectLocationPage(page, NAME);

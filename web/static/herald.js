@@ -16,7 +16,8 @@
 //
 // Options: timeoutMs (default 5000; Infinity never times out), onLate, and
 // onNotification(notification, state) called with every outcome as it arrives
-// (for a log), and eventsUrl (default /api/commands/{id}/events).
+// (for a log), eventsUrl (default /api/commands/{id}/events), and signal, an
+// AbortSignal that stops waiting (the stream is closed; nothing more is called).
 
 /** The default wait before an outcome is "late". */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -35,6 +36,7 @@ export function awaitCommand(id, options = {}) {
     onLate,
     onNotification,
     eventsUrl = `/api/commands/${encodeURIComponent(id)}/events`,
+    signal,
   } = options;
 
   return new Promise((resolve) => {
@@ -54,6 +56,12 @@ export function awaitCommand(id, options = {}) {
         onLate(outcome);
       }
     };
+
+    signal?.addEventListener("abort", () => {
+      done = true;
+      clearTimeout(timer);
+      source.close();
+    });
 
     const land = (state) => (event) => {
       let notification;
@@ -76,7 +84,8 @@ export function awaitCommand(id, options = {}) {
       }
     });
 
-    if (Number.isFinite(timeoutMs)) {
+    // setTimeout fires at once beyond 2^31-1 ms: treat that as no timeout.
+    if (Number.isFinite(timeoutMs) && timeoutMs < 2 ** 31 - 1) {
       timer = setTimeout(() => {
         if (done) return;
         late = true;

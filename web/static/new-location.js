@@ -26,7 +26,9 @@ function logEntry(title, data) {
   const text = data === undefined ? title : `${title}\n${typeof data === "string" ? data : JSON.stringify(data, null, 2)}`;
   const entry = el("pre", text, { class: "log-entry" });
   log.append(entry);
-  entry.scrollIntoView({ block: "nearest" });
+  // Scroll the panel only: scrolling the page would pull a phone's view away
+  // from the notice and the errors.
+  log.scrollTop = log.scrollHeight;
 }
 
 function clearErrors() {
@@ -70,10 +72,16 @@ function failureMessages(notification) {
   return errors.length ? errors.map(String) : ["The location could not be created."];
 }
 
+// The busy state is on the button, not the form: assistive technology may hold
+// back live-region updates inside a busy subtree, and the notice is one.
 function setBusy(busy) {
   submit.disabled = busy;
-  form.setAttribute("aria-busy", busy ? "true" : "false");
+  submit.setAttribute("aria-busy", busy ? "true" : "false");
 }
+
+// Stops following the previous submission's command when a new one starts, so a
+// late outcome of the old command never lands in the new one's notice.
+let following = null;
 
 function timeoutSecs() {
   const value = Number.parseFloat(document.getElementById("timeout").value);
@@ -119,13 +127,22 @@ function showLanded(outcome) {
     notice.classList.remove("notice--visible");
     showFormError(failureMessages(outcome.notification));
   } else {
-    notice.replaceChildren(el("p", `We lost track of command ${outcome.commandId}; check the list of locations later.`));
+    showFollowElsewhere(outcome.commandId);
   }
 }
 
-async function follow(commandId, timeout) {
+/** The command was accepted but cannot be followed from here: say where to look. */
+function showFollowElsewhere(commandId) {
+  const p = el("p", "Your location was accepted and will be available shortly. ");
+  p.append(el("a", "Follow its progress", { href: `/commands/${commandId}` }));
+  notice.replaceChildren(p);
+  notice.classList.add("notice--visible");
+}
+
+async function follow(commandId, timeout, signal) {
   const outcome = await awaitCommand(commandId, {
     timeoutMs: timeout * 1000,
+    signal,
     onNotification: (notification, state) => logEntry(`SSE ${state}`, notification),
     onLate: showLanded,
   });
@@ -140,7 +157,8 @@ async function follow(commandId, timeout) {
       showLate(commandId);
       return false;
     default:
-      showFormError(outcome.message || "The command's progress could not be followed.");
+      // Accepted all the same: it will land; only this page cannot watch it.
+      showFollowElsewhere(commandId);
       return false;
   }
 }
@@ -151,6 +169,10 @@ async function onSubmit(event) {
   notice.replaceChildren();
   notice.classList.remove("notice--visible", "notice--ready");
 
+  following?.abort();
+  following = new AbortController();
+  const signal = following.signal;
+
   const data = new FormData(form);
   const body = Object.fromEntries(FIELDS.map((field) => [field, String(data.get(field) ?? "")]));
   const timeout = timeoutSecs();
@@ -158,6 +180,7 @@ async function onSubmit(event) {
   if (waitMode() === "server") headers.Prefer = `wait=${Math.ceil(timeout)}`;
 
   setBusy(true);
+  const started = performance.now();
   let leaving = false;
   try {
     logEntry(`POST /api/locations${headers.Prefer ? ` (Prefer: ${headers.Prefer})` : ""}`, body);
@@ -179,7 +202,9 @@ async function onSubmit(event) {
     logEntry(`${response.status} ${response.statusText}`.trim(), answer ?? "");
 
     if (response.status === 202 && answer?.id) {
-      leaving = await follow(answer.id, timeout);
+      // A server wait has used its share of the timeout already.
+      const left = Math.max(0, timeout - (performance.now() - started) / 1000);
+      leaving = await follow(answer.id, left, signal);
     } else if (response.status === 201) {
       const id = answer?.resource?.id ?? answer?.id;
       leaving = true;
@@ -210,3 +235,9 @@ async function onSubmit(event) {
 }
 
 if (form) form.addEventListener("submit", onSubmit);
+
+// Back from the new location's page can restore this page from the cache just
+// as it was left: busy. Make it usable again.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) setBusy(false);
+});
