@@ -174,12 +174,10 @@ impl Waiter {
         read_model: &ReadModel,
         accepted_here: bool,
     ) -> Result<Option<Outcome>, ReadError> {
-        if let Some(outcome) = self.recorded(read_model).await? {
-            return Ok(Some(outcome));
-        }
         if accepted_here {
-            return Ok(None);
+            return self.recorded(read_model).await;
         }
+        // Reads the recorded status first, then looks in the stream.
         Ok(match read_model.status_or_pending(self.command_id).await? {
             None => Some(Outcome::Unknown),
             Some(status) => Notification::for_status(&status)

@@ -213,10 +213,12 @@ impl ReadModel {
         if let Some(status) = self.command_status(id).await? {
             return Ok(Some(status));
         }
+        // A status is written only after its command is in the stream: not there
+        // means never accepted (so far).
         let Some(command) = self.accepted_command(id).await? else {
-            // Published and processed in between? Then the status is there now.
-            return self.command_status(id).await;
+            return Ok(None);
         };
+        // Finished since the first read?
         if let Some(status) = self.command_status(id).await? {
             return Ok(Some(status));
         }

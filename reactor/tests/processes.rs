@@ -34,15 +34,10 @@ fn spawn_reactor(stack: &Stack, env: &[(&str, &str)]) -> Child {
         .expect("start the reactor binary")
 }
 
-/// How many statuses the reactors have recorded (one per command).
-async fn recorded(jetstream: &async_nats::jetstream::Context, bucket_stream: &str) -> u64 {
-    let mut stream = jetstream.get_stream(bucket_stream).await.expect("stream");
-    stream.info().await.expect("info").state.messages
-}
-
-async fn wait_for_recorded(jetstream: &async_nats::jetstream::Context, at_least: u64) {
+/// Waits until the reactors have recorded `at_least` statuses (one per command).
+async fn wait_for_recorded(stack: &Stack, at_least: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while recorded(jetstream, "KV_commands").await < at_least {
+    while stack.stored("KV_commands").await < at_least {
         assert!(Instant::now() < deadline, "no progress to {at_least}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -56,11 +51,6 @@ async fn a_reactor_killed_five_times_during_2000_commands_loses_and_repeats_noth
             ..StackOptions::default()
         })
         .await,
-    );
-    let jetstream = async_nats::jetstream::new(
-        async_nats::connect(stack.nats.url())
-            .await
-            .expect("connect"),
     );
     let env = [
         ("REACTOR_ACK_WAIT_SECS", "2"),
@@ -83,7 +73,7 @@ async fn a_reactor_killed_five_times_during_2000_commands_loses_and_repeats_noth
         }
     });
     for round in 1..=5 {
-        wait_for_recorded(&jetstream, round * 250).await;
+        wait_for_recorded(&stack, round * 250).await;
         reactor.start_kill().expect("SIGKILL");
         reactor.wait().await.expect("reaped");
         reactor = spawn_reactor(&stack, &env);
@@ -105,9 +95,9 @@ async fn a_reactor_killed_five_times_during_2000_commands_loses_and_repeats_noth
         "a redelivered command must not conflict with its own name"
     );
     // One location, one status and one name per command; nothing twice.
-    assert_eq!(recorded(&jetstream, "KV_locations").await, 2000);
-    assert_eq!(recorded(&jetstream, "KV_commands").await, 2000);
-    assert_eq!(recorded(&jetstream, "KV_location_names").await, 2000);
+    assert_eq!(stack.stored("KV_locations").await, 2000);
+    assert_eq!(stack.stored("KV_commands").await, 2000);
+    assert_eq!(stack.stored("KV_location_names").await, 2000);
     drop(reactor);
 }
 
@@ -118,15 +108,7 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_within_five_seconds() {
         ..StackOptions::default()
     })
     .await;
-    let jetstream = async_nats::jetstream::new(
-        async_nats::connect(stack.nats.url())
-            .await
-            .expect("connect"),
-    );
-    let mut ids = Vec::new();
-    for n in 0..20 {
-        ids.push(stack.create_location(&format!("Croft {n}")).await);
-    }
+    let ids = stack.create_locations("Croft", 20).await;
     // Acknowledgements left undone would come back only after a minute.
     let env = [
         ("REACTOR_ACK_WAIT_SECS", "60"),
@@ -134,7 +116,7 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_within_five_seconds() {
         ("REACTOR_CONCURRENCY", "4"),
     ];
     let mut reactor = spawn_reactor(&stack, &env);
-    wait_for_recorded(&jetstream, 1).await;
+    wait_for_recorded(&stack, 1).await;
 
     let pid = reactor.id().expect("running").to_string();
     let sent = Instant::now();

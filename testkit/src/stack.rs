@@ -223,6 +223,35 @@ impl Stack {
         Uuid::try_parse(body["id"].as_str().expect("id is a string")).expect("id is a UUID")
     }
 
+    /// Creates `count` locations named `<prefix> 0`, `<prefix> 1`, …, one after
+    /// another; their command ids in that order.
+    pub async fn create_locations(&self, prefix: &str, count: usize) -> Vec<Uuid> {
+        let mut ids = Vec::with_capacity(count);
+        for n in 0..count {
+            ids.push(self.create_location(&format!("{prefix} {n}")).await);
+        }
+        ids
+    }
+
+    /// A JetStream context on this stack's nats-server, to look behind the api.
+    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
+        let client = async_nats::connect(self.nats.url())
+            .await
+            .expect("connect to the test nats-server");
+        async_nats::jetstream::new(client)
+    }
+
+    /// How many messages `stream` holds now (for a bucket: `KV_<bucket>`).
+    pub async fn stored(&self, stream: &str) -> u64 {
+        let mut stream = self
+            .jetstream()
+            .await
+            .get_stream(stream)
+            .await
+            .expect("stream");
+        stream.info().await.expect("info").state.messages
+    }
+
     /// `GET` a path, answering the response.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http

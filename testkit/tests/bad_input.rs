@@ -3,16 +3,6 @@
 use herald_testkit::{Stack, StackOptions, assert_problem};
 use serde_json::json;
 
-/// Messages in the COMMANDS stream, read from NATS itself.
-async fn commands_stored(stack: &Stack) -> u64 {
-    let client = async_nats::connect(stack.nats.url())
-        .await
-        .expect("connect");
-    let jetstream = async_nats::jetstream::new(client);
-    let mut stream = jetstream.get_stream("COMMANDS").await.expect("stream");
-    stream.info().await.expect("info").state.messages
-}
-
 #[tokio::test]
 async fn bad_bodies_are_rejected_and_nothing_is_published() {
     let stack = Stack::start_with(StackOptions {
@@ -76,11 +66,11 @@ async fn bad_bodies_are_rejected_and_nothing_is_published() {
         assert_problem(stack.post_location(&body).await, 422).await;
     }
 
-    assert_eq!(commands_stored(&stack).await, 0, "nothing was published");
+    assert_eq!(stack.stored("COMMANDS").await, 0, "nothing was published");
 
     // The valid body still goes through.
     stack.create_location("Valid").await;
-    assert_eq!(commands_stored(&stack).await, 1);
+    assert_eq!(stack.stored("COMMANDS").await, 1);
 }
 
 #[tokio::test]

@@ -139,10 +139,11 @@ async fn a_reactor_killed_mid_stream_loses_nothing() {
         ..StackOptions::default()
     })
     .await;
-    let mut ids = HashSet::new();
-    for n in 0..60 {
-        ids.insert(stack.create_location(&format!("Town {n}")).await);
-    }
+    let ids: HashSet<Uuid> = stack
+        .create_locations("Town", 60)
+        .await
+        .into_iter()
+        .collect();
     // 60 commands, 8 at a time, 300 ms each: over two seconds of work. Kill the
     // reactor once it has finished some and holds more.
     stack.start_reactor();
@@ -173,10 +174,11 @@ async fn a_reactor_stopped_gracefully_hands_back_what_it_did_not_start() {
         ..StackOptions::default()
     })
     .await;
-    let mut ids = HashSet::new();
-    for n in 0..30 {
-        ids.insert(stack.create_location(&format!("Village {n}")).await);
-    }
+    let ids: HashSet<Uuid> = stack
+        .create_locations("Village", 30)
+        .await
+        .into_iter()
+        .collect();
     // It pulls a batch ahead of its 4 workers; stopping it must finish the 4 and
     // hand the rest back at once.
     stack.start_reactor();
@@ -276,10 +278,9 @@ async fn a_lost_notification_is_made_good_by_the_recheck() {
 
     // Record the outcome the way the reactor does, but publish no notification:
     // exactly what a client sees when the core message is lost.
-    let client = async_nats::connect(stack.nats.url())
+    let statuses = stack
+        .jetstream()
         .await
-        .expect("connect");
-    let statuses = async_nats::jetstream::new(client)
         .get_key_value("commands")
         .await
         .expect("bucket");

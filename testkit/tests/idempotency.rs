@@ -7,17 +7,6 @@ fn body(name: &str) -> Value {
     json!({"name": name, "category": "Town", "description": ""})
 }
 
-async fn stored_commands(stack: &Stack) -> u64 {
-    let client = async_nats::connect(stack.nats.url())
-        .await
-        .expect("connect");
-    let mut stream = async_nats::jetstream::new(client)
-        .get_stream("COMMANDS")
-        .await
-        .expect("stream");
-    stream.info().await.expect("info").state.messages
-}
-
 async fn id_of(response: reqwest::Response, status: u16) -> String {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.expect("JSON");
@@ -35,14 +24,14 @@ async fn a_retry_with_the_same_key_returns_the_same_command() {
     let first = id_of(stack.post_location_with(&body("Aveiro"), &key).await, 202).await;
     let again = id_of(stack.post_location_with(&body("Aveiro"), &key).await, 202).await;
     assert_eq!(first, again);
-    assert_eq!(stored_commands(&stack).await, 1);
+    assert_eq!(stack.stored("COMMANDS").await, 1);
 
     // A new api process knows nothing in memory: JetStream remembers.
     stack.stop_api().await.expect("api stopped");
     stack.start_api().await;
     let after_restart = id_of(stack.post_location_with(&body("Aveiro"), &key).await, 202).await;
     assert_eq!(first, after_restart);
-    assert_eq!(stored_commands(&stack).await, 1);
+    assert_eq!(stack.stored("COMMANDS").await, 1);
 
     // Once processed, a retry that waits gets the finished command at once.
     stack.start_reactor();
@@ -83,7 +72,7 @@ async fn the_same_key_with_another_body_is_422() {
             .expect("detail")
             .contains("different body")
     );
-    assert_eq!(stored_commands(&stack).await, 1);
+    assert_eq!(stack.stored("COMMANDS").await, 1);
 }
 
 #[tokio::test]
@@ -111,5 +100,5 @@ async fn different_keys_are_different_commands_and_bad_keys_are_400() {
             .await;
         assert_eq!(response.status(), 400, "{key:?}");
     }
-    assert_eq!(stored_commands(&stack).await, 2);
+    assert_eq!(stack.stored("COMMANDS").await, 2);
 }

@@ -10,20 +10,25 @@ use herald_testkit::{Stack, StackOptions};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// A stack whose reactor (`max_deliver` deliveries) has completed a command, so
+/// it has set the buckets up: its start-up would undo changes made before.
+async fn warmed_up(max_deliver: i64) -> Stack {
+    let stack = Stack::start_with(StackOptions {
+        max_deliver,
+        ..StackOptions::default()
+    })
+    .await;
+    let warm_up = stack.create_location("Warm-up").await;
+    assert_eq!(stack.outcome(warm_up).await.event, "completed");
+    stack
+}
+
 /// Sets a stream's largest message (-1: no limit); 1 makes a bucket unwritable.
 async fn limit_message_size(jetstream: &jetstream::Context, stream: &str, bytes: i32) {
     let mut stream = jetstream.get_stream(stream).await.expect("stream");
     let mut config = stream.info().await.expect("info").config.clone();
     config.max_message_size = bytes;
     jetstream.update_stream(config).await.expect("update");
-}
-
-async fn jetstream_of(stack: &Stack) -> jetstream::Context {
-    jetstream::new(
-        async_nats::connect(stack.nats.url())
-            .await
-            .expect("connect"),
-    )
 }
 
 #[tokio::test]
@@ -112,16 +117,8 @@ async fn a_duplicate_name_under_prefer_wait_is_a_409() {
 
 #[tokio::test]
 async fn a_read_model_that_cannot_be_written_ends_in_retries_then_a_dead_letter() {
-    let stack = Stack::start_with(StackOptions {
-        max_deliver: 3,
-        ..StackOptions::default()
-    })
-    .await;
-    // Once a command has completed, the reactor has set the buckets up (which
-    // would undo the change below).
-    let warm_up = stack.create_location("Warm-up").await;
-    assert_eq!(stack.outcome(warm_up).await.event, "completed");
-    let jetstream = jetstream_of(&stack).await;
+    let stack = warmed_up(3).await;
+    let jetstream = stack.jetstream().await;
     // Make the read model unwritable: a bucket refuses values over its size limit.
     limit_message_size(&jetstream, "KV_locations", 1).await;
 
@@ -161,7 +158,7 @@ async fn a_read_model_that_cannot_be_written_ends_in_retries_then_a_dead_letter(
 #[tokio::test]
 async fn unreadable_commands_are_dead_letters_too() {
     let stack = Stack::start().await;
-    let jetstream = jetstream_of(&stack).await;
+    let jetstream = stack.jetstream().await;
     jetstream
         .publish("commands.create_location.garbage", "garbage".into())
         .await
@@ -202,7 +199,7 @@ async fn unreadable_commands_are_dead_letters_too() {
 /// Waits until the reactors' consumer has `ack_pending` commands delivered and
 /// unacknowledged, `redelivered` of them more than once.
 async fn wait_for_consumer(stack: &Stack, ack_pending: usize, redelivered: usize) {
-    let jetstream = jetstream_of(stack).await;
+    let jetstream = stack.jetstream().await;
     let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
     loop {
         let stream = jetstream.get_stream("COMMANDS").await.expect("stream");
@@ -244,7 +241,8 @@ async fn a_command_whose_reactors_all_die_ends_failed_when_deliveries_run_out() 
     assert_eq!(event.event, "failed");
     assert_eq!(event.data["reason"], "unprocessable");
 
-    let dead = jetstream_of(&stack)
+    let dead = stack
+        .jetstream()
         .await
         .get_stream("DEAD_COMMANDS")
         .await
@@ -263,14 +261,8 @@ async fn a_command_whose_reactors_all_die_ends_failed_when_deliveries_run_out() 
 
 #[tokio::test]
 async fn a_command_whose_location_was_written_completes_and_keeps_its_name() {
-    let stack = Stack::start_with(StackOptions {
-        max_deliver: 2,
-        ..StackOptions::default()
-    })
-    .await;
-    let warm_up = stack.create_location("Warm-up").await;
-    assert_eq!(stack.outcome(warm_up).await.event, "completed");
-    let jetstream = jetstream_of(&stack).await;
+    let stack = warmed_up(2).await;
+    let jetstream = stack.jetstream().await;
     // The location can be written, its status cannot: every delivery fails
     // after the location is in place.
     limit_message_size(&jetstream, "KV_commands", 1).await;

@@ -64,15 +64,9 @@ async fn a_nats_restart_loses_no_command_and_no_waiter() {
         ..StackOptions::default()
     })
     .await;
-    let before: Vec<Uuid> = {
-        let mut ids = Vec::new();
-        for n in 0..10 {
-            ids.insert(0, stack.create_location(&format!("Before {n}")).await);
-        }
-        ids
-    };
+    let before = stack.create_locations("Before", 10).await;
     // A client waiting across the restart.
-    let mut waiting = stack.open_events(before[0]).await;
+    let mut waiting = stack.open_events(before[9]).await;
 
     stack.nats.restart().await;
     stack.start_reactor();
@@ -81,7 +75,7 @@ async fn a_nats_restart_loses_no_command_and_no_waiter() {
         .await
         .expect("the outcome after the restart");
     assert_eq!(event.event, "completed");
-    assert_eq!(event.data["command_id"], before[0].to_string());
+    assert_eq!(event.data["command_id"], before[9].to_string());
 
     let deadline = Instant::now() + herald_testkit::stack::PATIENCE;
     let mut after = Vec::new();
@@ -110,10 +104,7 @@ async fn a_nats_restart_loses_no_command_and_no_waiter() {
 async fn a_command_that_cannot_be_read_ends_failed_and_the_reactor_goes_on() {
     let stack = Stack::start().await;
     let id = Uuid::now_v7();
-    let client = async_nats::connect(stack.nats.url())
-        .await
-        .expect("connect");
-    let jetstream = async_nats::jetstream::new(client);
+    let jetstream = stack.jetstream().await;
     // What a newer api might publish during a rolling deploy.
     let unknown = json!({"id": id, "accepted_at": "2026-11-25T08:00:00Z", "type": "teleport_location", "payload": {}});
     jetstream
