@@ -1,11 +1,13 @@
 //! Accepting a command: what every POST that creates something does once its body
-//! is valid.
+//! is valid (the JSON api's, and the web form's through [`submit`]).
 //!
 //! 1. With `Prefer: wait`, register a waiter *before* publishing, so even the
 //!    fastest reactor cannot finish unseen.
 //! 2. Publish to the stream (de-duplicated by `Idempotency-Key` when given).
-//! 3. A duplicate is a client's retry: answer for the command stored first (as a
-//!    finished command if it has finished), or 422 if the body differs.
+//! 3. A duplicate of another command is a client's retry: answer for the command
+//!    stored first (as a finished command if it has finished), or 422 if the body
+//!    differs. A duplicate of this very command is the api's own retry after a
+//!    lost ack, and changes nothing.
 //! 4. Answer `201` (or the failure) if the command finished within the wait,
 //!    otherwise `202` with where to look next.
 
@@ -13,35 +15,67 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use herald_contract::messages::CommandBody;
+use herald_contract::messages::{CommandBody, IDEMPOTENCY_KEY_MAX, is_valid_idempotency_key};
 use herald_contract::{Command, CommandState, CommandStatus, Notification};
-use serde::Serialize;
 use uuid::Uuid;
 
+use crate::answers::{Accepted, CommandLinks, StatusBody};
 use crate::completion::Outcome;
 use crate::error::ApiError;
 use crate::prefer::{self, Wait};
 use crate::publish::PublishError;
-use crate::routes::CommandLinks;
 use crate::state::SharedState;
 
-/// Longest `Idempotency-Key` accepted.
-const MAX_KEY_CHARS: usize = 255;
-
-/// The 202 answer: the command is in the stream and will be processed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Accepted {
-    id: Uuid,
-    status: CommandState,
-    links: CommandLinks,
+/// A command in the stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Submitted {
+    /// The stored command's id: this command's, or for a client's retry, the
+    /// id of the command its key stored first.
+    pub id: Uuid,
+    pub accepted_at: DateTime<Utc>,
+    /// Whether a command stored earlier answers for this one.
+    pub retry: bool,
 }
 
-/// A command's status with its links (the 201 answer, and `GET /api/commands/{id}`).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StatusBody {
-    #[serde(flatten)]
-    pub status: CommandStatus,
-    pub links: CommandLinks,
+/// Publishes `command`; a client's retry (same key, same body) is answered with
+/// the command stored first, the same key with another body is a 422.
+pub async fn submit(state: &SharedState, command: &Command) -> Result<Submitted, ApiError> {
+    let ack = state
+        .publisher
+        .publish(command)
+        .await
+        .map_err(|error| match error {
+            PublishError::Encode(_) => ApiError::Internal(error.into()),
+            _ => ApiError::Unavailable(error.into()),
+        })?;
+    let this = Submitted {
+        id: command.id,
+        accepted_at: command.accepted_at,
+        retry: false,
+    };
+    // Without a key the message id is this command's own: a duplicate can only
+    // be our own retry after a lost ack.
+    if !ack.duplicate || command.idempotency_key.is_none() {
+        state.recent.insert(command.id);
+        return Ok(this);
+    }
+    let original = state.read_model.command_at(ack.sequence).await?;
+    if original.id == command.id {
+        state.recent.insert(command.id);
+        return Ok(this);
+    }
+    if original.body != command.body {
+        return Err(ApiError::IdempotencyMismatch {
+            key: command.idempotency_key.clone().unwrap_or_default(),
+            command_id: original.id,
+        });
+    }
+    state.recent.insert(original.id);
+    Ok(Submitted {
+        id: original.id,
+        accepted_at: original.accepted_at,
+        retry: true,
+    })
 }
 
 /// Publishes a command made of `body` and answers as DESIGN.md says.
@@ -55,40 +89,21 @@ pub async fn accept(
     let wait = prefer::requested_wait(headers);
     let waiter = wait.as_ref().map(|_| state.hub.register(command.id));
 
-    let ack = state
-        .publisher
-        .publish(&command)
-        .await
-        .map_err(|error| match error {
-            PublishError::Encode(_) => ApiError::Internal(error.into()),
-            _ => ApiError::Unavailable(error.into()),
-        })?;
-    let (id, accepted_at, waiter) = if ack.duplicate {
+    let submitted = submit(state, &command).await?;
+    let waiter = if submitted.retry {
         drop(waiter); // Registered for an id that was not stored.
-        let original = state.read_model.command_at(ack.sequence).await?;
-        if original.body != command.body {
-            return Err(ApiError::IdempotencyMismatch {
-                key: command.idempotency_key.unwrap_or_default(),
-                command_id: original.id,
-            });
-        }
         // A retry of a command that has finished is answered as a wait for it
         // would have been: 201, or the failure.
-        let waiter = state.hub.register(original.id);
+        let waiter = state.hub.register(submitted.id);
         if let Some(Outcome::Finished(notification)) =
             waiter.current(&state.read_model, true).await?
         {
-            return finished(&notification, original.accepted_at, wait.as_ref());
+            return finished(&notification, submitted.accepted_at, wait.as_ref());
         }
-        (
-            original.id,
-            original.accepted_at,
-            wait.as_ref().map(|_| waiter),
-        )
+        wait.as_ref().map(|_| waiter)
     } else {
-        (command.id, command.accepted_at, waiter)
+        waiter
     };
-    state.recent.insert(id);
 
     if let (Some(wait), Some(waiter)) = (&wait, waiter) {
         // The waiter was registered before the command was published (or, for a
@@ -98,18 +113,16 @@ pub async fn accept(
             .outcome(&state.read_model, state.status_recheck, stop)
             .await;
         if let Outcome::Finished(notification) = outcome {
-            return finished(&notification, accepted_at, Some(wait));
+            return finished(&notification, submitted.accepted_at, Some(wait));
         }
     }
 
-    let status = CommandState::Pending;
-    let links = CommandLinks::for_command(id);
-    let location = header_value(&links.status)?;
-    let body = Accepted { id, status, links };
+    let accepted = Accepted::pending(submitted.id);
+    let location = header_value(&accepted.links.status)?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
-        Json(body),
+        Json(accepted),
     )
         .into_response())
 }
@@ -123,21 +136,12 @@ fn finished(
     if notification.status != CommandState::Completed {
         return Err(ApiError::CommandFailed(Box::new(notification.clone())));
     }
-    let id = notification.command_id;
-    let status = CommandStatus {
-        id,
-        status: CommandState::Completed,
-        resource: notification.data.location.clone(),
-        reason: None,
-        errors: Vec::new(),
-        accepted_at: Some(accepted_at),
-        completed_at: Some(notification.created_at),
-    };
-    let links = CommandLinks::for_command(id);
+    let status = CommandStatus::announced(notification, Some(accepted_at));
+    let location = header_value(&CommandLinks::for_command(status.id).resource)?;
     let mut response = (
         StatusCode::CREATED,
-        [(header::LOCATION, header_value(&links.resource)?)],
-        Json(StatusBody { status, links }),
+        [(header::LOCATION, location)],
+        Json(StatusBody::from(status)),
     )
         .into_response();
     if let Some(applied) = wait.and_then(|wait| wait.applied.as_ref()) {
@@ -154,16 +158,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let bad = || {
-        ApiError::BadRequest(format!(
-            "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
-        ))
-    };
-    let key = value.to_str().map_err(|_| bad())?.trim();
-    if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
+    match value.to_str() {
+        Ok(key) if is_valid_idempotency_key(key) => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::BadRequest(format!(
+            "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"
+        ))),
     }
-    Ok(Some(key.to_owned()))
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {

@@ -17,12 +17,30 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt;
-use herald_contract::{Notification, ReadModel, names, read_model::ReadError};
+use herald_contract::{CommandStatus, Notification, names};
+use herald_read_model::{ReadError, ReadModel};
+use herald_runtime::error_chain;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 type Slots = HashMap<Uuid, Vec<(u64, oneshot::Sender<Arc<Notification>>)>>;
+
+/// Where a waiter re-reads its command's recorded status: the `commands` bucket
+/// through the [`ReadModel`] (a script of answers in the unit tests).
+pub trait Statuses: Sync {
+    /// The status recorded for `id`, if any.
+    fn recorded(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<CommandStatus>, ReadError>> + Send;
+}
+
+impl Statuses for ReadModel {
+    async fn recorded(&self, id: Uuid) -> Result<Option<CommandStatus>, ReadError> {
+        self.command_status(id).await
+    }
+}
 
 /// Routes notifications to the waiters registered for their command.
 #[derive(Debug, Clone)]
@@ -192,7 +210,7 @@ impl Waiter {
     /// (NATS down) is logged and tried again later: the wait goes on.
     pub async fn outcome(
         mut self,
-        read_model: &ReadModel,
+        statuses: &impl Statuses,
         recheck_every: Duration,
         stop: impl Future<Output = ()>,
     ) -> Outcome {
@@ -218,12 +236,12 @@ impl Waiter {
                 }
                 _ = timer.tick() => {}
             }
-            match self.recorded(read_model).await {
+            match self.recorded(statuses).await {
                 Ok(Some(outcome)) => return outcome,
                 Ok(None) => {}
                 Err(error) => tracing::warn!(
                     command_id = %self.command_id,
-                    error = %herald_contract::error_chain(&error),
+                    error = %error_chain(&error),
                     "could not re-read a waiting command's status"
                 ),
             }
@@ -231,9 +249,9 @@ impl Waiter {
     }
 
     /// The outcome if the command's recorded status is final.
-    async fn recorded(&self, read_model: &ReadModel) -> Result<Option<Outcome>, ReadError> {
-        Ok(read_model
-            .command_status(self.command_id)
+    async fn recorded(&self, statuses: &impl Statuses) -> Result<Option<Outcome>, ReadError> {
+        Ok(statuses
+            .recorded(self.command_id)
             .await?
             .and_then(|status| Notification::for_status(&status))
             .map(|notification| Outcome::Finished(Arc::new(notification))))
@@ -243,7 +261,9 @@ impl Waiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use herald_contract::{CommandStatus, FailureReason};
+    use herald_contract::FailureReason;
+    use std::collections::VecDeque;
+    use tokio::time::Instant;
 
     fn payload(command_id: Uuid) -> Vec<u8> {
         let status =
@@ -290,5 +310,139 @@ mod tests {
             waiter.receiver.try_recv().expect_err("nothing delivered"),
             oneshot::error::TryRecvError::Empty
         );
+    }
+
+    /// Answers re-reads from a script, one answer per read (then "not yet").
+    #[derive(Debug, Default)]
+    struct Script {
+        answers: Mutex<VecDeque<Result<Option<CommandStatus>, ()>>>,
+        reads: AtomicU64,
+    }
+
+    impl Script {
+        fn new(answers: impl IntoIterator<Item = Result<Option<CommandStatus>, ()>>) -> Self {
+            Self {
+                answers: Mutex::new(answers.into_iter().collect()),
+                reads: AtomicU64::new(0),
+            }
+        }
+
+        fn reads(&self) -> u64 {
+            self.reads.load(Ordering::Relaxed)
+        }
+    }
+
+    impl Statuses for Script {
+        async fn recorded(&self, _: Uuid) -> Result<Option<CommandStatus>, ReadError> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let answer = self.answers.lock().expect("lock").pop_front();
+            answer.unwrap_or(Ok(None)).map_err(|()| ReadError::Loading {
+                what: "a scripted outage",
+            })
+        }
+    }
+
+    fn finished(id: Uuid) -> Option<CommandStatus> {
+        Some(CommandStatus::failed(
+            id,
+            None,
+            FailureReason::Conflict,
+            vec![],
+        ))
+    }
+
+    const RECHECK: Duration = Duration::from_secs(15);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_notification_ends_the_wait_without_a_read() {
+        let hub = Hub::default();
+        let id = Uuid::now_v7();
+        let waiter = hub.register(id);
+        let script = Script::default();
+        let started = Instant::now();
+        let wait = tokio::spawn({
+            let hub = hub.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                hub.deliver(&names::notification_subject(id), &payload(id));
+            }
+        });
+        let outcome = waiter
+            .outcome(&script, RECHECK, std::future::pending())
+            .await;
+        assert!(matches!(outcome, Outcome::Finished(n) if n.command_id == id));
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(script.reads(), 0);
+        wait.await.expect("delivered");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_notification_is_made_good_by_the_timer() {
+        let hub = Hub::default();
+        let id = Uuid::now_v7();
+        let script = Script::new([Ok(None), Ok(finished(id))]);
+        let started = Instant::now();
+        let outcome = hub
+            .register(id)
+            .outcome(&script, RECHECK, std::future::pending())
+            .await;
+        assert!(matches!(outcome, Outcome::Finished(_)));
+        assert_eq!(started.elapsed(), RECHECK * 2);
+        assert_eq!(script.reads(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_recheck_after_a_reconnect_reads_at_once() {
+        let hub = Hub::default();
+        let id = Uuid::now_v7();
+        let script = Script::new([Ok(finished(id))]);
+        let waiter = hub.register(id);
+        let reconnect = tokio::spawn({
+            let hub = hub.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                hub.recheck_all();
+            }
+        });
+        let started = Instant::now();
+        let outcome = waiter
+            .outcome(&script, RECHECK, std::future::pending())
+            .await;
+        assert!(matches!(outcome, Outcome::Finished(_)));
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        reconnect.await.expect("rechecked");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_read_does_not_end_the_wait() {
+        let hub = Hub::default();
+        let id = Uuid::now_v7();
+        let script = Script::new([Err(()), Ok(finished(id))]);
+        let outcome = hub
+            .register(id)
+            .outcome(&script, RECHECK, std::future::pending())
+            .await;
+        assert!(matches!(outcome, Outcome::Finished(_)));
+        assert_eq!(script.reads(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stop_ends_the_wait_still_pending_and_unregisters() {
+        let hub = Hub::default();
+        let id = Uuid::now_v7();
+        let script = Script::default();
+        let started = Instant::now();
+        let outcome = hub
+            .register(id)
+            .outcome(
+                &script,
+                RECHECK,
+                tokio::time::sleep(Duration::from_secs(40)),
+            )
+            .await;
+        assert!(matches!(outcome, Outcome::StillPending));
+        assert_eq!(started.elapsed(), Duration::from_secs(40));
+        assert_eq!(script.reads(), 2, "rechecked at 15 s and 30 s");
+        assert_eq!(hub.waiting(), 0);
     }
 }

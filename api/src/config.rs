@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
-use herald_contract::{NatsConfig, TopologyConfig};
+use herald_contract::TopologyConfig;
+use herald_runtime::NatsConfig;
 
 /// Herald's HTTP api: accepts commands, serves the read model, streams completions.
 #[derive(Debug, Clone, clap::Parser)]

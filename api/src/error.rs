@@ -4,11 +4,11 @@
 //! log gets the cause chain. Nothing here has side effects beyond logging.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use herald_contract::{
-    FailureReason, FieldError, Notification, error_chain, read_model::ReadError,
-};
+use herald_contract::{FailureReason, FieldError, Notification};
+use herald_read_model::ReadError;
+use herald_runtime::error_chain;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -207,6 +207,43 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whether `path` belongs to the machine-facing api, which answers errors with
+/// problem details; everything else is the web UI, which answers HTML pages.
+pub fn is_api_path(path: &str) -> bool {
+    ["/api", "/healthz", "/readyz", "/metrics"]
+        .iter()
+        .any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+}
+
+/// The fallback for a path nothing routes.
+pub async fn not_found(uri: Uri) -> Response {
+    if is_api_path(uri.path()) {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no route for {}", uri.path()),
+        )
+        .into_response()
+    } else {
+        herald_web::error_page(StatusCode::NOT_FOUND)
+    }
+}
+
+/// The fallback for a method a routed path does not take.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    if is_api_path(uri.path()) {
+        Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed on {}", uri.path()),
+        )
+        .into_response()
+    } else {
+        herald_web::error_page(StatusCode::METHOD_NOT_ALLOWED)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +278,30 @@ mod tests {
         );
         assert_eq!(problem(failed(FailureReason::Invalid)).await.0, 422);
         assert_eq!(problem(failed(FailureReason::Unprocessable)).await.0, 500);
+    }
+
+    #[test]
+    fn api_paths_are_told_from_pages() {
+        for path in [
+            "/api",
+            "/api/",
+            "/api/nope",
+            "/healthz",
+            "/readyz/x",
+            "/metrics",
+        ] {
+            assert!(is_api_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/apix",
+            "/healthzz",
+            "/locations",
+            "/static/x.css",
+            "/nope",
+        ] {
+            assert!(!is_api_path(path), "{path}");
+        }
     }
 
     #[tokio::test]

@@ -9,11 +9,13 @@
 //! details, [`config`] holds the flags.
 
 pub mod accept;
+pub mod answers;
 pub mod body;
 pub mod completion;
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod origin;
 pub mod prefer;
 pub mod publish;
 pub mod recent;
@@ -26,15 +28,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::serve::ListenerExt;
-use herald_contract::{LocationsView, ReadModel, Topology, connection, names, process};
+use herald_contract::{Topology, names};
+use herald_read_model::{LocationsView, ReadModel};
+use herald_runtime::{connection, process};
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
-use error::Problem;
+use origin::TrustedOrigins;
 use state::{AppState, SharedState};
 
 /// Accepted command ids remembered to spare a stream lookup (about 1.5 MiB).
@@ -44,19 +48,24 @@ const RECENT_COMMANDS: usize = 65_536;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole HTTP surface: the JSON api, health checks and the web pages.
-pub fn app(state: SharedState) -> Router {
+/// `allowed_origins` may call the api from their pages (CORS, and the
+/// cross-origin check); none: only our own pages.
+pub fn app(state: SharedState, allowed_origins: &[HeaderValue]) -> Router {
     let web = herald_web::router(
         state.read_model.clone(),
         web_commands::WebCommands::new(state.clone()),
     );
-    let cors = cors(&state.cors_allowed_origins);
-    routes::routes()
+    routes::router()
         .with_state(state)
         .merge(web)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower::util::option_layer(cors))
+        .layer(axum::middleware::from_fn_with_state(
+            TrustedOrigins::new(allowed_origins.to_vec()),
+            origin::refuse_cross_origin,
+        ))
+        .layer(tower::util::option_layer(cors(allowed_origins)))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -85,20 +94,6 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 name("preference-applied"),
             ])
             .max_age(std::time::Duration::from_secs(600)),
-    )
-}
-
-async fn not_found(uri: Uri) -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        format!("no route for {}", uri.path()),
-    )
-}
-
-async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
-    Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("{method} is not allowed on {}", uri.path()),
     )
 }
 
@@ -144,8 +139,7 @@ pub async fn run(
             token.clone(),
         );
         async move {
-            let ensured =
-                Topology::ensure_with_retry(&jetstream, &topology, token.cancelled_owned()).await;
+            let ensured = Topology::ensure_until(&jetstream, &topology, token.cancelled()).await;
             ready.store(ensured.is_some(), Ordering::Release);
         }
     });
@@ -165,7 +159,6 @@ pub async fn run(
         shutdown: token.clone(),
         status_recheck: config.status_recheck(),
         sse_heartbeat: config.sse_heartbeat(),
-        cors_allowed_origins: config.cors_allowed_origins.clone(),
     });
     tracing::info!(address = %listener.local_addr()?, "api listening");
     // Small responses (a 202, one SSE event) must not wait for Nagle's algorithm.
@@ -174,7 +167,7 @@ pub async fn run(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state, &config.cors_allowed_origins))
         .with_graceful_shutdown(token.clone().cancelled_owned())
         .await?;
 

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use herald_api::Config;
-use herald_contract::process;
+use herald_runtime::process;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

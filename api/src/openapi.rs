@@ -1,11 +1,11 @@
-//! The OpenAPI document of the HTTP api, generated from the handlers' annotations
-//! and the types they exchange. A test checks it against the list of routes in
-//! DESIGN.md and that every operation in it is routed.
+//! The OpenAPI document's frame: title, description and tags.
+//!
+//! The operations come from the routes themselves: `routes::router` registers
+//! each handler with utoipa-axum, which both routes it and adds its annotation
+//! (and the schemas it refers to) to this document, so what is served and what
+//! is documented are one list.
 
-use axum::Json;
 use utoipa::OpenApi;
-
-use crate::routes::{commands, health, locations, notifications};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -13,33 +13,6 @@ use crate::routes::{commands, health, locations, notifications};
         title = "Herald",
         description = "Accepts commands, serves the read model, and tells clients the moment a command has finished (Server-Sent Events, or `Prefer: wait`). Every error is RFC 9457 problem details."
     ),
-    paths(
-        locations::create,
-        locations::list,
-        locations::show,
-        commands::status,
-        commands::events,
-        notifications::feed,
-        health::live,
-        health::ready,
-        document,
-    ),
-    components(schemas(
-        herald_contract::Location,
-        herald_contract::Category,
-        herald_contract::CommandStatus,
-        herald_contract::CommandState,
-        herald_contract::FailureReason,
-        herald_contract::Notification,
-        herald_contract::messages::NotificationData,
-        herald_contract::Action,
-        crate::accept::Accepted,
-        crate::accept::StatusBody,
-        crate::routes::CommandLinks,
-        crate::error::Problem,
-        crate::error::ProblemEntry,
-        herald_contract::NewLocation,
-    )),
     tags(
         (name = "locations", description = "The demo resource: create one, read the read model"),
         (name = "commands", description = "Follow a command to its outcome"),
@@ -47,10 +20,3 @@ use crate::routes::{commands, health, locations, notifications};
     )
 )]
 pub struct ApiDoc;
-
-/// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
-    responses((status = 200, description = "The OpenAPI document", body = Object)))]
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
-}

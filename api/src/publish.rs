@@ -11,12 +11,15 @@ use async_nats::jetstream::{
     self, context::PublishErrorKind, message::PublishMessage, publish::PublishAck,
 };
 use herald_contract::Command;
+use herald_runtime::{Backoff, Stopped, retry};
 use tokio::time::Instant;
 
 /// The longest a POST waits for NATS before answering 503 (DESIGN: within 2 s).
 pub const PUBLISH_BUDGET: Duration = Duration::from_millis(1500);
 /// One attempt's share of the budget; a second attempt fits after a lost ack.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(700);
+/// Pauses between attempts: short, the budget is.
+const PUBLISH_RETRY: Backoff = Backoff::new(Duration::from_millis(25), Duration::from_millis(100));
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -32,6 +35,13 @@ pub enum PublishError {
 #[derive(Debug, Clone)]
 pub struct Publisher {
     jetstream: jetstream::Context,
+}
+
+/// One attempt that did not store the command.
+#[derive(Debug)]
+enum Attempt {
+    TimedOut,
+    Failed(jetstream::context::PublishError),
 }
 
 impl Publisher {
@@ -50,33 +60,39 @@ impl Publisher {
             .message_id(command.message_id());
         let subject = command.subject();
         let deadline = Instant::now() + PUBLISH_BUDGET;
-        loop {
-            let attempt = async {
+        let attempt = || async {
+            let stored = async {
                 self.jetstream
                     .send_publish(subject.clone(), message.clone())
                     .await?
                     .await
             };
-            let attempt_deadline = deadline.min(Instant::now() + ATTEMPT_TIMEOUT);
-            match tokio::time::timeout_at(attempt_deadline, attempt).await {
-                Ok(Ok(ack)) => return Ok(ack),
-                Ok(Err(error)) if !retryable(error.kind()) => return Err(error.into()),
-                Ok(Err(error)) => tracing::debug!(%error, "publish attempt failed; retrying"),
-                Err(_elapsed) => tracing::debug!("publish attempt timed out; retrying"),
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, stored).await {
+                Ok(Ok(ack)) => Ok(ack),
+                Ok(Err(error)) => Err(Attempt::Failed(error)),
+                Err(_elapsed) => Err(Attempt::TimedOut),
             }
-            if Instant::now() + Duration::from_millis(50) >= deadline {
-                return Err(PublishError::TimedOut);
+        };
+        let retryable = |attempt: &Attempt, _: Duration| match attempt {
+            Attempt::TimedOut => true,
+            Attempt::Failed(error) => {
+                tracing::debug!(%error, "publish attempt failed");
+                matches!(
+                    error.kind(),
+                    PublishErrorKind::TimedOut
+                        | PublishErrorKind::BrokenPipe
+                        | PublishErrorKind::StreamNotFound
+                )
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        };
+        let stop = tokio::time::sleep_until(deadline);
+        retry(PUBLISH_RETRY, stop, attempt, retryable)
+            .await
+            .map_err(|stopped| match stopped {
+                Stopped::GaveUp(Attempt::Failed(error)) => PublishError::Refused(error),
+                Stopped::GaveUp(Attempt::TimedOut) | Stopped::Interrupted(_) => {
+                    PublishError::TimedOut
+                }
+            })
     }
-}
-
-fn retryable(kind: PublishErrorKind) -> bool {
-    matches!(
-        kind,
-        PublishErrorKind::TimedOut
-            | PublishErrorKind::BrokenPipe
-            | PublishErrorKind::StreamNotFound
-    )
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use herald_contract::ReadModel;
+use herald_read_model::ReadModel;
 use tokio_util::sync::CancellationToken;
 
 use crate::completion::Hub;
@@ -27,6 +27,4 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     pub status_recheck: Duration,
     pub sse_heartbeat: Duration,
-    /// Origins allowed by CORS; empty for same origin only.
-    pub cors_allowed_origins: Vec<axum::http::HeaderValue>,
 }

@@ -8,10 +8,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Longest name, counted in characters after trimming.
+/// Longest name, counted in characters as sent (it is stored trimmed).
 pub const NAME_MAX_CHARS: usize = 100;
 /// Longest description, counted in characters.
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+
+/// The name rule as a regular expression (ECMA-262, for the OpenAPI document):
+/// no control characters (Unicode `Cc`), and at least one character that is not
+/// white space (the characters `str::trim` removes).
+pub const NAME_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// The description rule as a regular expression: no control characters but
+/// line breaks and tabs.
+pub const DESCRIPTION_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
 
 /// What kind of place a location is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -70,7 +79,7 @@ pub struct Location {
 /// A request to create a location whose fields have passed validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewLocation {
-    /// Trimmed, 1–100 characters, no control characters.
+    /// Trimmed, no control characters; 1–100 characters as the client sent it.
     pub name: String,
     pub category: Category,
     /// At most 1000 characters; line breaks and tabs allowed, other control characters not.
@@ -170,8 +179,8 @@ impl NewLocation {
 
 fn parse_name(raw: &str) -> Result<String, FieldError> {
     let name = raw.trim();
-    let chars = name.chars().count();
-    if chars == 0 {
+    let chars = raw.chars().count();
+    if name.is_empty() {
         Err(FieldError::new("name", "name must not be empty"))
     } else if chars > NAME_MAX_CHARS {
         Err(FieldError::new(
@@ -265,6 +274,55 @@ mod tests {
         };
         assert_eq!(named("Évora").name_key(), named("  éVORA ").name_key());
         assert_ne!(named("Evora").name_key(), named("Évora").name_key());
+    }
+
+    #[test]
+    fn the_length_counts_what_was_sent() {
+        let name = format!(" {} ", "x".repeat(NAME_MAX_CHARS - 2));
+        assert!(NewLocation::from_json(&json!({"name": name, "category": "Town"})).is_ok());
+        let name = format!(" {} ", "x".repeat(NAME_MAX_CHARS - 1));
+        assert!(NewLocation::from_json(&json!({"name": name, "category": "Town"})).is_err());
+    }
+
+    #[test]
+    fn the_patterns_say_what_validation_does() {
+        // The patterns are written for ECMA-262 and Python (schemathesis); here a
+        // hand check of the characters they name against the Rust rules.
+        let white_space: Vec<char> = (0..=0x3000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace() && !c.is_control())
+            .collect();
+        for c in white_space {
+            let code = format!("{:04X}", c as u32);
+            assert!(
+                NAME_PATTERN.contains(&code)
+                    || [0x20, 0xA0].contains(&(c as u32))
+                    || (0x2000..=0x200A).contains(&(c as u32)),
+                "U+{code} is white space but not in the name pattern"
+            );
+            let name = format!("{c}x{c}");
+            assert!(NewLocation::from_json(&json!({"name": name, "category": "Town"})).is_ok());
+            let blank = c.to_string();
+            assert!(NewLocation::from_json(&json!({"name": blank, "category": "Town"})).is_err());
+        }
+        for c in (0..=0x9Fu32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_control())
+        {
+            let name = format!("a{c}b");
+            assert!(NewLocation::from_json(&json!({"name": name, "category": "Town"})).is_err());
+            let description = format!("a{c}b");
+            let allowed = matches!(c, '\n' | '\r' | '\t');
+            assert_eq!(
+                NewLocation::from_json(
+                    &json!({"name": "n", "category": "Town", "description": description})
+                )
+                .is_ok(),
+                allowed,
+                "U+{:04X}",
+                c as u32
+            );
+        }
     }
 
     #[test]

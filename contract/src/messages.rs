@@ -8,6 +8,15 @@ use uuid::Uuid;
 use crate::location::{Location, NewLocation};
 use crate::names;
 
+/// Longest `Idempotency-Key`, in characters (all visible ASCII, so also bytes).
+pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// Whether `key` can be an `Idempotency-Key`: 1–255 visible ASCII characters
+/// (no spaces). The api answers 400 to any other; the web form drops it.
+pub fn is_valid_idempotency_key(key: &str) -> bool {
+    (1..=IDEMPOTENCY_KEY_MAX).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// One accepted command, as stored in the `COMMANDS` stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
@@ -138,6 +147,20 @@ impl CommandStatus {
             errors: Vec::new(),
             accepted_at: Some(command.accepted_at),
             completed_at: Some(Utc::now()),
+        }
+    }
+
+    /// The status a notification announces (a notification carries all of it but
+    /// the acceptance time, which the caller may know).
+    pub fn announced(notification: &Notification, accepted_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            id: notification.command_id,
+            status: notification.status,
+            resource: notification.data.location.clone(),
+            reason: notification.reason,
+            errors: notification.errors.clone(),
+            accepted_at,
+            completed_at: Some(notification.created_at),
         }
     }
 
@@ -274,6 +297,7 @@ mod tests {
         let first = Notification::for_status(&status).expect("terminal");
         let second = Notification::for_status(&status).expect("terminal");
         assert_eq!(first.id, second.id);
+        assert_eq!(CommandStatus::announced(&first, status.accepted_at), status);
         let json = serde_json::to_value(&first).expect("serializes");
         assert_eq!(
             json["actions"],
@@ -293,6 +317,18 @@ mod tests {
         let notification = Notification::for_status(&status).expect("terminal");
         assert!(notification.actions.is_empty());
         assert_eq!(notification.errors, ["taken"]);
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        assert!(is_valid_idempotency_key("order-7f3a"));
+        assert!(is_valid_idempotency_key(&"k".repeat(IDEMPOTENCY_KEY_MAX)));
+        for bad in ["", " ", "a b", "é", "tab\t"] {
+            assert!(!is_valid_idempotency_key(bad), "{bad:?}");
+        }
+        assert!(!is_valid_idempotency_key(
+            &"k".repeat(IDEMPOTENCY_KEY_MAX + 1)
+        ));
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //!
 //! Creation is idempotent (`create_or_update`), so any number of api and reactor
 //! instances may start in any order; replicas and the status TTL are configuration,
-//! which is how the same code runs on one server or a three-node cluster.
+//! which is how the same code runs on one server or a three-node cluster. A process
+//! that starts before its NATS server keeps trying ([`Topology::ensure_until`]).
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, stream};
+
+use herald_runtime::{Backoff, error_chain, retry};
 
 use crate::names;
 
@@ -33,6 +36,9 @@ impl Default for TopologyConfig {
 /// JetStream's de-duplication window on the command stream: a retried publish with
 /// the same `Nats-Msg-Id` inside it is stored once.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Pauses between attempts to set the topology up while NATS is not there yet.
+const SETUP_RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
 
 /// How long max-deliveries advisories are kept.
 const ADVISORIES_KEPT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -145,27 +151,23 @@ impl Topology {
         })
     }
 
-    /// Retries [`Topology::ensure`] until it succeeds or `shutdown` fires, so a
-    /// process can start before its NATS server is reachable.
-    pub async fn ensure_with_retry(
+    /// Retries [`Topology::ensure`] until it succeeds or `stop` fires (`None`),
+    /// so a process can start before its NATS server is reachable.
+    pub async fn ensure_until(
         jetstream: &jetstream::Context,
         config: &TopologyConfig,
-        shutdown: impl std::future::Future<Output = ()>,
+        stop: impl Future<Output = ()>,
     ) -> Option<Self> {
-        let mut shutdown = std::pin::pin!(shutdown);
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match Self::ensure(jetstream, config).await {
-                Ok(topology) => return Some(topology),
-                Err(error) => {
-                    tracing::warn!(error = %crate::error_chain(&error), "NATS not ready; retrying");
-                }
-            }
-            tokio::select! {
-                () = &mut shutdown => return None,
-                () = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(2));
-        }
+        retry(
+            SETUP_RETRY,
+            stop,
+            || Self::ensure(jetstream, config),
+            |error, _| {
+                tracing::warn!(error = %error_chain(error), "NATS not ready; retrying");
+                true
+            },
+        )
+        .await
+        .ok()
     }
 }

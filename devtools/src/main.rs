@@ -7,7 +7,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures::{StreamExt, TryStreamExt};
-use herald_contract::{NatsConfig, names};
+use herald_contract::names;
+use herald_runtime::NatsConfig;
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
@@ -89,7 +90,7 @@ async fn seed(api_url: &str) -> anyhow::Result<()> {
 
 async fn purge(nats: &NatsConfig) -> anyhow::Result<()> {
     let client = nats.connect("herald-dev", |_| {}).await?;
-    let jetstream = herald_contract::connection::jetstream(client);
+    let jetstream = herald_runtime::connection::jetstream(client);
     let purged = jetstream
         .get_stream(names::COMMANDS_STREAM)
         .await

@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, consumer::pull, stream};
 use futures::StreamExt;
-use herald_contract::{error_chain, names};
+use herald_contract::names;
+use herald_runtime::error_chain;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::Backoff;
-use crate::projector::{Delivery, Projector};
+use crate::consumer::REOPEN;
+use crate::delivery::Delivery;
+use crate::projector::Projector;
+use crate::records::Records;
 
 /// The part of `io.nats.jetstream.advisory.v1.max_deliver` that matters here.
 #[derive(Debug, Deserialize)]
@@ -26,13 +29,13 @@ struct MaxDeliveries {
 }
 
 /// Deals with max-deliveries advisories until `shutdown`.
-pub async fn follow(
+pub async fn follow<R: Records>(
     advisories: stream::Stream,
     commands: stream::Stream,
-    projector: Projector,
+    projector: Projector<R>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Backoff::default();
+    let mut delays = REOPEN.delays();
     while !shutdown.is_cancelled() {
         let opened = async {
             advisories
@@ -55,7 +58,7 @@ pub async fn follow(
                 Ok(messages) => messages,
                 Err(error) => {
                     tracing::warn!(error = %error_chain(error.as_ref()), "cannot follow advisories yet");
-                    backoff.wait(&shutdown).await;
+                    delays.sleep(&shutdown).await;
                     continue;
                 }
             },
@@ -66,9 +69,10 @@ pub async fn follow(
                 message = messages.next() => message,
             };
             let Some(Ok(message)) = message else {
-                backoff.wait(&shutdown).await;
+                delays.sleep(&shutdown).await;
                 break;
             };
+            delays.reset();
             // Dropped on shutdown: the advisory is redelivered to a reactor later.
             let handled = tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -86,10 +90,10 @@ pub async fn follow(
     }
 }
 
-async fn handle(
+async fn handle<R: Records>(
     advisory: &[u8],
     commands: &stream::Stream,
-    projector: &Projector,
+    projector: &Projector<R>,
 ) -> anyhow::Result<()> {
     let Ok(advisory) = serde_json::from_slice::<MaxDeliveries>(advisory) else {
         tracing::warn!("unreadable max-deliveries advisory; ignored");

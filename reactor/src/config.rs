@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use herald_contract::{NatsConfig, TopologyConfig};
+use herald_contract::TopologyConfig;
+use herald_runtime::NatsConfig;
 
 /// Herald's reactor: consumes commands, writes the read model, announces outcomes.
 #[derive(Debug, Clone, clap::Parser)]

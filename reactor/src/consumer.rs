@@ -7,18 +7,22 @@
 //! NATS restart, or if the consumer vanished (async-nats issue 1584), the reactor
 //! carries on by itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{AckKind, consumer::pull, stream};
+use async_nats::jetstream::{AckKind, Message, consumer::pull, stream};
 use futures::StreamExt;
-use herald_contract::{error_chain, names};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use herald_contract::names;
+use herald_runtime::{Backoff, error_chain};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
-use crate::projector::{Delivery, Disposition, Projector};
+use crate::delivery::{Delivery, Disposition};
+use crate::projector::Projector;
+use crate::records::Records;
 
 /// How long to wait for in-flight commands once shutdown starts (after handing
 /// back what was not started): SIGTERM to exit stays within 5 s.
@@ -28,6 +32,8 @@ const RELEASE_QUIET: Duration = Duration::from_millis(100);
 /// The longest handing back may take. With the drain and the final flush, SIGTERM
 /// to exit stays under 5 s.
 const RELEASE_LIMIT: Duration = Duration::from_millis(500);
+/// Pauses before the consumer is looked up and its stream opened again.
+pub(crate) const REOPEN: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
 
 /// The consumer's configuration. `max_ack_pending` bounds what all reactors hold
 /// unacknowledged at once; it is set above one instance's concurrency so several
@@ -45,16 +51,16 @@ pub fn consumer_config(config: &Config) -> pull::Config {
 }
 
 /// Consumes until `shutdown`, then finishes and acknowledges what is in flight.
-pub async fn consume(
+pub async fn consume<R: Records>(
     commands: stream::Stream,
-    projector: Projector,
+    projector: Projector<R>,
     config: &Config,
     shutdown: CancellationToken,
 ) {
     let concurrency = usize::try_from(config.concurrency).unwrap_or(64);
     let permits = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = JoinSet::new();
-    let mut backoff = Backoff::default();
+    let mut tasks = Tasks::default();
+    let mut delays = REOPEN.delays();
     'reconnect: while !shutdown.is_cancelled() {
         let messages = async {
             let consumer = commands
@@ -79,14 +85,19 @@ pub async fn consume(
                 Ok(opened) => opened,
                 Err(error) => {
                     tracing::warn!(error = %error_chain(error.as_ref()), "cannot consume yet");
-                    backoff.wait(&shutdown).await;
+                    delays.sleep(&shutdown).await;
                     continue;
                 }
             },
         };
+        let max_attempts = if max_deliver > 0 {
+            max_deliver
+        } else {
+            i64::MAX
+        };
         tracing::info!("consuming commands");
         loop {
-            while tasks.try_join_next().is_some() {}
+            tasks.reap_finished();
             // The pull delivers up to a batch ahead of the permits; on shutdown,
             // whatever it delivered that no task took is handed back.
             let permit = tokio::select! {
@@ -110,65 +121,145 @@ pub async fn consume(
                 Some(Ok(message)) => message,
                 Some(Err(error)) => {
                     tracing::warn!(error = %error_chain(&error), "message stream failed; reopening");
-                    backoff.wait(&shutdown).await;
+                    delays.sleep(&shutdown).await;
                     continue 'reconnect;
                 }
                 None => {
                     tracing::warn!("message stream ended; reopening");
-                    backoff.wait(&shutdown).await;
+                    delays.sleep(&shutdown).await;
                     continue 'reconnect;
                 }
             };
-            backoff = Backoff::default();
-            let projector = projector.clone();
-            let max_attempts = if max_deliver > 0 {
-                max_deliver
-            } else {
-                i64::MAX
-            };
-            let ack_wait = config.ack_wait();
-            tasks.spawn(async move {
-                let _permit = permit;
-                let delivery = match message.info() {
-                    Ok(info) => Delivery {
-                        subject: message.subject.to_string(),
-                        stream_sequence: info.stream_sequence,
-                        attempt: info.delivered,
-                        max_attempts,
-                    },
-                    Err(error) => {
-                        tracing::error!(%error, "message without JetStream metadata; terminated");
-                        let _ = message.ack_with(AckKind::Term).await;
-                        return;
-                    }
-                };
-                // While it works, tell the server so, so that a slow command is not
-                // redelivered to another reactor as if this one had died.
-                let handling = projector.handle(&message.payload, &delivery);
-                tokio::pin!(handling);
-                let mut progress = tokio::time::interval(ack_wait / 2);
-                progress.reset();
-                let disposition = loop {
-                    tokio::select! {
-                        disposition = &mut handling => break disposition,
-                        _ = progress.tick() => {
-                            let _ = message.ack_with(AckKind::Progress).await;
-                        }
-                    }
-                };
-                let ack = match disposition {
-                    Disposition::Ack => AckKind::Ack,
-                    Disposition::Retry { delay } => AckKind::Nak(Some(delay)),
-                    Disposition::Terminate => AckKind::Term,
-                };
-                if let Err(error) = message.ack_with(ack).await {
-                    // The command will be redelivered after ack_wait; the projection is idempotent.
-                    tracing::warn!(%error, "could not acknowledge a command");
+            delays.reset();
+            let delivery = match message.info() {
+                Ok(info) => Delivery {
+                    subject: message.subject.to_string(),
+                    stream_sequence: info.stream_sequence,
+                    attempt: info.delivered,
+                    max_attempts,
+                },
+                Err(error) => {
+                    tracing::error!(%error, "message without JetStream metadata; terminated");
+                    let _ = message.ack_with(AckKind::Term).await;
+                    continue;
                 }
-            });
+            };
+            tasks.spawn(
+                projector.clone(),
+                message,
+                delivery,
+                permit,
+                config.ack_wait(),
+            );
         }
     }
-    drain(tasks).await;
+    tasks.drain().await;
+}
+
+/// Runs one command to its disposition and acknowledges it accordingly.
+async fn project<R: Records>(
+    projector: Projector<R>,
+    message: Message,
+    delivery: Delivery,
+    permit: OwnedSemaphorePermit,
+    ack_wait: Duration,
+) {
+    let _permit = permit;
+    // While it works, tell the server so, so that a slow command is not
+    // redelivered to another reactor as if this one had died.
+    let handling = projector.handle(&message.payload, &delivery);
+    tokio::pin!(handling);
+    let mut progress = tokio::time::interval(ack_wait / 2);
+    progress.reset();
+    let disposition = loop {
+        tokio::select! {
+            disposition = &mut handling => break disposition,
+            _ = progress.tick() => {
+                let _ = message.ack_with(AckKind::Progress).await;
+            }
+        }
+    };
+    let ack = match disposition {
+        Disposition::Ack => AckKind::Ack,
+        Disposition::Retry { delay } => AckKind::Nak(Some(delay)),
+        Disposition::Terminate => AckKind::Term,
+    };
+    if let Err(error) = message.ack_with(ack).await {
+        // The command will be redelivered after ack_wait; the projection is idempotent.
+        tracing::warn!(%error, "could not acknowledge a command");
+    }
+}
+
+/// The commands being projected, each task labelled with its delivery so that
+/// one that panics is reported with the command it was running, and counted.
+#[derive(Debug, Default)]
+struct Tasks {
+    set: JoinSet<()>,
+    running: HashMap<tokio::task::Id, Delivery>,
+}
+
+impl Tasks {
+    fn spawn<R: Records>(
+        &mut self,
+        projector: Projector<R>,
+        message: Message,
+        delivery: Delivery,
+        permit: OwnedSemaphorePermit,
+        ack_wait: Duration,
+    ) {
+        let label = delivery.clone();
+        let task = self
+            .set
+            .spawn(project(projector, message, delivery, permit, ack_wait));
+        self.running.insert(task.id(), label);
+    }
+
+    fn reap_finished(&mut self) {
+        while let Some(result) = self.set.try_join_next_with_id() {
+            self.reaped(result);
+        }
+    }
+
+    fn reaped(&mut self, result: Result<(tokio::task::Id, ()), JoinError>) {
+        let id = match &result {
+            Ok((id, ())) => *id,
+            Err(error) => error.id(),
+        };
+        let delivery = self.running.remove(&id);
+        if let Err(error) = result
+            && !error.is_cancelled()
+        {
+            metrics::counter!("herald_reactor_task_failures_total").increment(1);
+            tracing::error!(
+                subject = delivery.as_ref().map(|d| d.subject.as_str()),
+                stream_sequence = delivery.as_ref().map(|d| d.stream_sequence),
+                %error,
+                "a command's task failed; it is redelivered after the ack wait"
+            );
+        }
+    }
+
+    /// Waits for the tasks in flight, for up to [`DRAIN_TIMEOUT`].
+    async fn drain(mut self) {
+        self.reap_finished();
+        if self.set.is_empty() {
+            return;
+        }
+        tracing::info!(in_flight = self.set.len(), "finishing in-flight commands");
+        let finished = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while let Some(result) = self.set.join_next_with_id().await {
+                self.reaped(result);
+            }
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                unfinished = self.set.len(),
+                "gave up waiting; those commands will be redelivered"
+            );
+            self.set.abort_all();
+        }
+    }
 }
 
 /// Hands back, with a `nak`, the messages the pull delivered ahead that no task
@@ -197,48 +288,5 @@ async fn release(mut messages: pull::Stream) {
     }
     if released > 0 {
         tracing::info!(released, "handed back commands delivered ahead");
-    }
-}
-
-async fn drain(mut tasks: JoinSet<()>) {
-    while tasks.try_join_next().is_some() {}
-    if tasks.is_empty() {
-        return;
-    }
-    tracing::info!(in_flight = tasks.len(), "finishing in-flight commands");
-    let finished = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while let Some(result) = tasks.join_next().await {
-            if let Err(error) = result {
-                tracing::error!(%error, "a command task failed");
-            }
-        }
-    })
-    .await;
-    if finished.is_err() {
-        tracing::warn!(
-            unfinished = tasks.len(),
-            "gave up waiting; those commands will be redelivered"
-        );
-        tasks.abort_all();
-    }
-}
-
-/// Delay between attempts to (re)open the message stream: 100 ms doubling to 2 s.
-#[derive(Debug)]
-pub(crate) struct Backoff(Duration);
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self(Duration::from_millis(100))
-    }
-}
-
-impl Backoff {
-    pub(crate) async fn wait(&mut self, shutdown: &CancellationToken) {
-        tokio::select! {
-            () = shutdown.cancelled() => {}
-            () = tokio::time::sleep(self.0) => {}
-        }
-        self.0 = (self.0 * 2).min(Duration::from_secs(2));
     }
 }

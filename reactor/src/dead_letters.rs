@@ -9,7 +9,7 @@ use async_nats::HeaderMap;
 use async_nats::jetstream;
 use herald_contract::names;
 
-use crate::projector::Delivery;
+use crate::delivery::Delivery;
 
 /// The dead letter could not be stored.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::stream;
 use chrono::{DateTime, Utc};
-use herald_contract::{error_chain, names};
+use herald_contract::names;
+use herald_runtime::error_chain;
 use tokio_util::sync::CancellationToken;
 
 /// Counters since the last report.

@@ -11,12 +11,15 @@ pub mod advisories;
 pub mod config;
 pub mod consumer;
 pub mod dead_letters;
+pub mod delivery;
 pub mod lag;
 pub mod name_index;
 pub mod projector;
+pub mod records;
 
 pub use config::Config;
-use herald_contract::{Topology, connection, process};
+use herald_contract::Topology;
+use herald_runtime::{connection, process};
 
 /// The longest the last acknowledgements may take to leave at shutdown.
 const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -35,12 +38,8 @@ pub async fn run(
     let _cancel_on_return = token.clone().drop_guard();
     let client = config.nats.connect("herald-reactor", |_| {}).await?;
     let jetstream = connection::jetstream(client.clone());
-    let Some(topology) = Topology::ensure_with_retry(
-        &jetstream,
-        &config.topology,
-        token.clone().cancelled_owned(),
-    )
-    .await
+    let Some(topology) =
+        Topology::ensure_until(&jetstream, &config.topology, token.cancelled()).await
     else {
         return Ok(());
     };
@@ -49,7 +48,8 @@ pub async fn run(
         let (lag, commands, token) = (lag.clone(), topology.commands.clone(), token.clone());
         async move { lag.report(commands, LAG_REPORT_EVERY, token).await }
     });
-    let projector = projector::Projector::new(client.clone(), &topology, lag, config.delay());
+    let records = records::NatsRecords::new(client.clone(), &topology);
+    let projector = projector::Projector::new(records, lag, config.delay());
     let advisories = tokio::spawn(advisories::follow(
         topology.advisories.clone(),
         topology.commands.clone(),

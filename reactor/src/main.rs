@@ -1,8 +1,8 @@
 //! The `reactor` binary: `reactor --help` lists the flags.
 
 use clap::Parser;
-use herald_contract::process;
 use herald_reactor::Config;
+use herald_runtime::process;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use herald_testkit::{Stack, StackOptions};
+use herald_testkit::{Stack, StackOptions, eventually};
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
@@ -36,11 +36,11 @@ fn spawn_reactor(stack: &Stack, env: &[(&str, &str)]) -> Child {
 
 /// Waits until the reactors have recorded `at_least` statuses (one per command).
 async fn wait_for_recorded(stack: &Stack, at_least: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stack.stored("KV_commands").await < at_least {
-        assert!(Instant::now() < deadline, "no progress to {at_least}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let progress = format!("{at_least} statuses recorded");
+    eventually(Duration::from_secs(60), &progress, || async {
+        (stack.stored("KV_commands").await >= at_least).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -9,11 +9,14 @@
 //!
 //! - [`nats_server`]: start, stop and restart a real `nats-server` owned by one test.
 //! - [`stack`]: that server plus reactors and the api in-process, with one helper per endpoint.
+//! - [`eventually`]: wait for background work with a deadline, never a bare sleep.
 
+pub mod eventually;
 pub mod nats_server;
 pub mod problem;
 pub mod stack;
 
+pub use eventually::eventually;
 pub use nats_server::NatsServer;
 pub use problem::assert_problem;
-pub use stack::{Stack, StackOptions};
+pub use stack::{PATIENCE, Stack, StackOptions};

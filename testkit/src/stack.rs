@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::NatsServer;
+use crate::{NatsServer, eventually};
 
 /// How long a helper waits for something that should happen promptly.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -73,6 +73,9 @@ pub struct Stack {
     api_stop: Option<oneshot::Sender<()>>,
     api: Option<JoinHandle<anyhow::Result<()>>>,
     reactors: Vec<Option<Reactor>>,
+    /// The test's own NATS connection, opened on first use; it reconnects by
+    /// itself after a restart of the server.
+    client: tokio::sync::OnceCell<async_nats::Client>,
 }
 
 impl Stack {
@@ -91,6 +94,7 @@ impl Stack {
             api_stop: None,
             api: None,
             reactors: Vec::new(),
+            client: tokio::sync::OnceCell::new(),
         };
         stack.start_api().await;
         for _ in 0..options.reactors {
@@ -132,19 +136,11 @@ impl Stack {
 
     /// Waits until `/readyz` answers 200, as a load balancer would before sending traffic.
     pub async fn wait_ready(&self) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            if let Ok(response) = self.http.get(self.url("/readyz")).send().await
-                && response.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the api did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(PATIENCE, "the api becomes ready", || async {
+            let response = self.http.get(self.url("/readyz")).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
     }
 
     /// Starts one more reactor; returns its index.
@@ -233,12 +229,23 @@ impl Stack {
         ids
     }
 
-    /// A JetStream context on this stack's nats-server, to look behind the api.
-    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
-        let client = async_nats::connect(self.nats.url())
+    /// The test's NATS connection to this stack's nats-server, to look behind the api.
+    pub async fn nats_client(&self) -> async_nats::Client {
+        self.client
+            .get_or_init(|| async {
+                async_nats::ConnectOptions::new()
+                    .retry_on_initial_connect()
+                    .connect(self.nats.url())
+                    .await
+                    .expect("connect to the test nats-server")
+            })
             .await
-            .expect("connect to the test nats-server");
-        async_nats::jetstream::new(client)
+            .clone()
+    }
+
+    /// A JetStream context on the test's connection.
+    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.nats_client().await)
     }
 
     /// How many messages `stream` holds now (for a bucket: `KV_<bucket>`).

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use herald_contract::Notification;
 
-use super::{CommandLinks, IdParam};
-use crate::accept::StatusBody;
+use super::IdParam;
+use crate::answers::StatusBody;
 use crate::completion::Outcome;
 use crate::error::{ApiError, Problem};
 use crate::state::SharedState;
@@ -39,8 +39,7 @@ pub async fn status(
         return Err(ApiError::NotFound(format!("no command {id}")));
     };
     let pending = !status.status.is_terminal();
-    let links = CommandLinks::for_command(id);
-    let mut response = Json(StatusBody { status, links }).into_response();
+    let mut response = Json(StatusBody::from(status)).into_response();
     if pending {
         response
             .headers_mut()

@@ -5,9 +5,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use herald_contract::location::{
+    DESCRIPTION_MAX_CHARS, DESCRIPTION_PATTERN, NAME_MAX_CHARS, NAME_PATTERN,
+};
 use herald_contract::messages::CommandBody;
-use herald_contract::{Location, NewLocation};
+use herald_contract::{Category, Location, NewLocation};
 use serde::Deserialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Schema, SchemaType, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::{IdParam, parse_id};
 use crate::accept::accept;
@@ -18,6 +24,54 @@ use crate::state::SharedState;
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
+/// A location to create: the body of `POST /api/locations`, as the OpenAPI
+/// document describes it. The handler reads the JSON itself
+/// ([`NewLocation::from_json`]) so that it can report every bad field at once;
+/// this schema states the same rules, from the same constants.
+#[derive(Debug)]
+pub struct CreateLocation;
+
+impl PartialSchema for CreateLocation {
+    fn schema() -> RefOr<Schema> {
+        let text = |max: usize, pattern: &str, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(max))
+                .pattern(Some(pattern))
+                .description(Some(description))
+        };
+        let name = text(
+            NAME_MAX_CHARS,
+            NAME_PATTERN,
+            "1–100 characters, at least one of them not white space, no control characters. \
+             Stored trimmed; unique, compared trimmed and case-insensitively.",
+        )
+        .min_length(Some(1));
+        let description = text(
+            DESCRIPTION_MAX_CHARS,
+            DESCRIPTION_PATTERN,
+            "At most 1000 characters; line breaks and tabs are the only control characters \
+             allowed. Absent or null: no description.",
+        )
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("A location to create. Other fields are ignored."))
+            .property("name", name)
+            .required("name")
+            .property("category", Ref::from_schema_name(Category::name()))
+            .required("category")
+            .property("description", description)
+            .into()
+    }
+}
+
+impl ToSchema for CreateLocation {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Category::name().into(), Category::schema()));
+    }
+}
+
 /// Create a location.
 ///
 /// Validates the body, stores the command in the stream, and answers 202 with
@@ -27,19 +81,21 @@ const MAX_LIMIT: usize = 500;
     post,
     path = "/api/locations",
     tag = "locations",
-    request_body(content = herald_contract::NewLocation, content_type = "application/json"),
+    request_body(content = CreateLocation, content_type = "application/json"),
     params(
         ("Prefer" = Option<String>, Header, description = "`wait=N`: hold the answer up to N seconds (capped at 30) for the outcome"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; a retry with the same key and body within 2 minutes returns the same command"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7E]{1,255}$",
+            description = "1–255 visible ASCII characters; a retry with the same key and body within 2 minutes returns the same command"),
         ("X-Notification-Await" = Option<String>, Header, description = "The seed's alias: `true` to wait"),
         ("X-Notification-Timeout" = Option<String>, Header, description = "The seed's alias: seconds to wait (default 5)"),
     ),
     responses(
-        (status = 202, description = "Accepted: the command is stored and will be processed", body = crate::accept::Accepted,
+        (status = 202, description = "Accepted: the command is stored and will be processed", body = crate::answers::Accepted,
             headers(("Location" = String, description = "/api/commands/{id}"))),
-        (status = 201, description = "Completed within the requested wait", body = crate::accept::StatusBody,
+        (status = 201, description = "Completed within the requested wait", body = crate::answers::StatusBody,
             headers(("Location" = String, description = "/api/locations/{id}"), ("Preference-Applied" = String, description = "wait=N"))),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sent from a page of another origin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Failed within the wait: a business rule refused it", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -71,8 +127,8 @@ pub struct ListQuery {
     path = "/api/locations",
     tag = "locations",
     params(
-        ("limit" = Option<usize>, Query, description = "1–500, default 50"),
-        ("cursor" = Option<String>, Query, description = "From the previous page's Link header"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1–500, default 50"),
+        ("cursor" = Option<uuid::Uuid>, Query, description = "From the previous page's Link header: the id of the last location of that page"),
     ),
     responses(
         (status = 200, description = "A page of locations", body = Vec<Location>,

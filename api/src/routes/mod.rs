@@ -1,57 +1,65 @@
-//! The JSON and SSE routes under `/api`, plus health checks. One file per resource.
+//! The JSON and SSE routes under `/api`, plus health checks: one file per
+//! resource, and [`router`], the one list that both routes them and documents
+//! them in the OpenAPI document.
 
 pub(crate) mod commands;
 pub(crate) mod health;
 pub(crate) mod locations;
 pub(crate) mod notifications;
 
-use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::get;
-use serde::Serialize;
+use axum::response::IntoResponse;
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::openapi::ApiDoc;
 use crate::state::SharedState;
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route(
-            "/api/locations",
-            get(locations::list).post(locations::create),
-        )
-        .route("/api/locations/{id}", get(locations::show))
-        .route("/api/commands/{id}", get(commands::status))
-        .route("/api/commands/{id}/events", get(commands::events))
-        .route("/api/notifications", get(notifications::feed))
-        .route("/api/openapi.json", get(crate::openapi::document))
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
+/// Every operation of the api, routed and documented; the document itself is
+/// served at `/api/openapi.json`.
+pub fn router() -> Router<SharedState> {
+    let (router, document) = documented();
+    // Written once: the document does not change while the process runs.
+    let json = serde_json::to_vec(&document).unwrap_or_default();
+    router.layer(Extension(Document(Bytes::from(json))))
 }
 
-/// Where a client goes next for a command.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CommandLinks {
-    #[serde(rename = "self")]
-    pub status: String,
-    pub events: String,
-    pub resource: String,
+/// The OpenAPI document as served.
+#[derive(Debug, Clone)]
+struct Document(Bytes);
+
+/// The routes and the OpenAPI document they make.
+pub fn documented() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(locations::create, locations::list))
+        .routes(routes!(locations::show))
+        .routes(routes!(commands::status))
+        .routes(routes!(commands::events))
+        .routes(routes!(notifications::feed))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(document))
+        .split_for_parts()
 }
 
-impl CommandLinks {
-    pub fn for_command(id: Uuid) -> Self {
-        Self {
-            status: format!("/api/commands/{id}"),
-            events: format!("/api/commands/{id}/events"),
-            resource: format!("/api/locations/{id}"),
-        }
-    }
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+async fn document(Extension(Document(json)): Extension<Document>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], json)
 }
 
-/// Parses an id, answering 400 for anything that is not a UUID.
+/// Parses an id, answering 400 for anything that is not a hyphenated UUID.
 pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| ApiError::BadRequest(format!("{raw:?} is not a UUID")))
+    herald_contract::parse_id(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("{raw:?} is not a UUID")))
 }
 
 /// The `{id}` of a path, as a UUID; anything else is a 400 problem.

@@ -15,7 +15,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
-use herald_contract::{CommandStatus, Notification, error_chain};
+use herald_contract::{CommandStatus, Notification};
+use herald_runtime::error_chain;
 
 use crate::state::SharedState;
 

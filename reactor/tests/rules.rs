@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use herald_testkit::{Stack, StackOptions};
+use herald_testkit::{PATIENCE, Stack, StackOptions, eventually};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -176,7 +176,7 @@ async fn unreadable_commands_are_dead_letters_too() {
         .messages()
         .await
         .expect("messages");
-    let letter = tokio::time::timeout(herald_testkit::stack::PATIENCE, messages.next())
+    let letter = tokio::time::timeout(PATIENCE, messages.next())
         .await
         .expect("a dead letter in time")
         .expect("a message")
@@ -200,21 +200,13 @@ async fn unreadable_commands_are_dead_letters_too() {
 /// unacknowledged, `redelivered` of them more than once.
 async fn wait_for_consumer(stack: &Stack, ack_pending: usize, redelivered: usize) {
     let jetstream = stack.jetstream().await;
-    let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
-    loop {
+    let wanted = format!("{ack_pending} commands held, {redelivered} redelivered");
+    eventually(PATIENCE, &wanted, || async {
         let stream = jetstream.get_stream("COMMANDS").await.expect("stream");
-        if let Ok(info) = stream.consumer_info("reactor").await
-            && info.num_ack_pending == ack_pending
-            && info.num_redelivered == redelivered
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "consumer never got there"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        let info = stream.consumer_info("reactor").await.ok()?;
+        (info.num_ack_pending == ack_pending && info.num_redelivered == redelivered).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -268,14 +260,10 @@ async fn a_command_whose_location_was_written_completes_and_keeps_its_name() {
     limit_message_size(&jetstream, "KV_commands", 1).await;
     let id = stack.create_location("Halfway").await;
     let mut events = stack.open_events(id).await;
-    let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
-    while stack.get(&format!("/api/locations/{id}")).await.status() != 200 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no location written"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually(PATIENCE, "the location is written", || async {
+        (stack.get(&format!("/api/locations/{id}")).await.status() == 200).then_some(())
+    })
+    .await;
     limit_message_size(&jetstream, "KV_commands", -1).await;
 
     // It took effect, so it ends completed (never failed), and keeps its name.
@@ -285,4 +273,40 @@ async fn a_command_whose_location_was_written_completes_and_keeps_its_name() {
     let event = stack.outcome(again).await;
     assert_eq!(event.event, "failed");
     assert_eq!(event.data["reason"], "conflict");
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_be_read_ends_failed_and_the_reactor_goes_on() {
+    let stack = Stack::start().await;
+    let id = Uuid::now_v7();
+    let jetstream = stack.jetstream().await;
+    // What a newer api might publish during a rolling deploy.
+    let unknown = json!({"id": id, "accepted_at": "2026-11-25T08:00:00Z", "type": "teleport_location", "payload": {}});
+    jetstream
+        .publish(
+            format!("commands.create_location.{id}"),
+            unknown.to_string().into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    // Not JSON at all: terminated without an id to report.
+    jetstream
+        .publish("commands.create_location.garbage", "garbage".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+
+    let event = stack.outcome(id).await;
+    assert_eq!(event.event, "failed");
+    assert_eq!(
+        event.data["errors"],
+        json!(["the command could not be read"])
+    );
+    assert_eq!(event.data["actions"], json!([]));
+
+    let next = stack.create_location("After the poison").await;
+    assert_eq!(stack.outcome(next).await.event, "completed");
 }

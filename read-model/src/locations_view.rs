@@ -26,12 +26,19 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::read_model::LocationPage;
-use crate::{Location, error_chain, names};
+use herald_contract::{Location, names};
+use herald_runtime::{Backoff, error_chain};
 
-/// First pause before the watch is created again; it doubles up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Pauses before the watch is created again after it ended or failed.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+
+/// A page of locations, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationPage {
+    pub locations: Vec<Location>,
+    /// Pass as `before` to get the next page; `None` on the last page.
+    pub next: Option<Uuid>,
+}
 
 /// The `locations` bucket in memory. Cheap to clone: clones share one map.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +79,7 @@ impl LocationsView {
     /// Follows the bucket until `shutdown` fires, creating the watch again whenever
     /// it ends or fails (also while the bucket does not exist yet).
     pub async fn run(self, jetstream: jetstream::Context, shutdown: CancellationToken) {
-        let mut backoff = BACKOFF_MIN;
+        let mut delays = BACKOFF.delays();
         loop {
             let before = self.revision();
             let outcome = tokio::select! {
@@ -88,13 +95,11 @@ impl LocationsView {
                 ),
             }
             if self.revision() > before {
-                backoff = BACKOFF_MIN;
+                delays.reset();
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
+            if !delays.sleep(&shutdown).await {
+                return;
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 

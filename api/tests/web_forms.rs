@@ -3,11 +3,10 @@
 //! failure of a duplicate, the demo controls from the query string, and the
 //! scripts served as JavaScript.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use herald_testkit::{Stack, StackOptions};
+use herald_testkit::{PATIENCE, Stack, StackOptions, eventually};
 use reqwest::{Client, Response, StatusCode, header};
-use tokio::time::Instant;
 use uuid::Uuid;
 
 const XSS: &str = "<script>alert(1)</script>";
@@ -102,8 +101,7 @@ async fn submit(stack: &Stack, name: &str, description: &str) -> String {
 /// Polls a command page until it stops being the pending page; answers the last
 /// response.
 async fn until_done(stack: &Stack, page: &str) -> Response {
-    let deadline = Instant::now() + herald_testkit::stack::PATIENCE;
-    loop {
+    eventually(PATIENCE, &format!("{page} stops being pending"), || async {
         let response = get(stack, page).await;
         let pending = response.status() == StatusCode::OK
             && response
@@ -111,18 +109,15 @@ async fn until_done(stack: &Stack, page: &str) -> Response {
                 .get(header::CONTENT_TYPE)
                 .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
         if !pending {
-            return response;
+            return Some(response);
         }
         let html = response.text().await.expect("a page");
         if !html.contains(r#"http-equiv="refresh""#) {
-            return get(stack, page).await;
+            return Some(get(stack, page).await);
         }
-        assert!(
-            Instant::now() < deadline,
-            "{page} still pending after the deadline"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        None
+    })
+    .await
 }
 
 #[tokio::test]
@@ -151,20 +146,167 @@ async fn the_form_without_javascript_lands_on_the_new_location() {
 }
 
 #[tokio::test]
-async fn a_pending_command_page_refreshes_itself() {
+async fn a_pending_command_page_holds_then_reloads_itself_holding_longer() {
     let stack = Stack::start_with(StackOptions {
         reactors: 0,
         ..StackOptions::default()
     })
     .await;
     let page = submit(&stack, "Porto", "").await;
+    let started = Instant::now();
     let response = get(&stack, &page).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "held like Prefer: wait"
+    );
     assert_eq!(response.status(), StatusCode::OK);
     assert!(content_type(&response).starts_with("text/html"));
     let html = response.text().await.expect("a page");
-    assert!(html.contains(r#"<meta http-equiv="refresh" content="1">"#));
+    assert!(html.contains(&format!(
+        r#"<meta http-equiv="refresh" content="1; url={page}?held=4">"#
+    )));
     assert!(html.contains(r#"id="command-status""#));
     assert!(html.contains(page.trim_start_matches("/commands/")));
+}
+
+#[tokio::test]
+async fn a_held_command_page_answers_the_moment_the_command_lands() {
+    let mut stack = Stack::start_with(StackOptions {
+        reactors: 0,
+        ..StackOptions::default()
+    })
+    .await;
+    let page = submit(&stack, "Braga", "").await;
+    let started = Instant::now();
+    let held = tokio::spawn({
+        let url = stack.url(&format!("{page}?held=16"));
+        async move { client().get(url).send().await.expect("GET the page") }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack.start_reactor();
+    let response = held.await.expect("the held request");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let id = page.trim_start_matches("/commands/");
+    assert_eq!(location_header(&response), format!("/locations/{id}"));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered when it landed, not after the 24 s hold: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_form_sent_twice_with_its_key_creates_one_location() {
+    let stack = Stack::start().await;
+    let key = Uuid::new_v4().to_string();
+    let fields = [
+        ("name", "Coimbra"),
+        ("category", "City"),
+        ("idempotency_key", key.as_str()),
+    ];
+    let first = post_form(&stack, &fields).await;
+    let second = post_form(&stack, &fields).await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(second.status(), StatusCode::SEE_OTHER);
+    let page = location_header(&first);
+    assert_eq!(location_header(&second), page, "the same command");
+    assert_eq!(
+        until_done(&stack, &page).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(stack.stored("KV_commands").await, 1);
+
+    // The same key with other values: the form again, to be sent with a new key.
+    let edited = [
+        ("name", "Aveiro"),
+        ("category", "City"),
+        ("idempotency_key", key.as_str()),
+    ];
+    let response = post_form(&stack, &edited).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.expect("a page");
+    assert!(html.contains("already sent with other values"), "{html}");
+    assert!(html.contains(r#"value="Aveiro""#));
+    assert!(!html.contains(&key));
+}
+
+#[tokio::test]
+async fn a_form_posted_from_another_site_is_refused_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let response = client()
+        .post(stack.url("/locations"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .header(header::ORIGIN, "https://evil.example")
+        .body("name=Forged&category=Town")
+        .send()
+        .await
+        .expect("POST /locations");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(content_type(&response).starts_with("text/html"));
+    assert!(response.text().await.expect("a page").contains("Forbidden"));
+
+    // An older browser without Sec-Fetch-Site gives itself away by its Origin.
+    let response = client()
+        .post(stack.url("/api/locations"))
+        .header(header::ORIGIN, "https://evil.example")
+        .json(&serde_json::json!({"name": "Forged", "category": "Town"}))
+        .send()
+        .await
+        .expect("POST /api/locations");
+    herald_testkit::assert_problem(response, 403).await;
+    assert_eq!(stack.stored("COMMANDS").await, 0);
+
+    // Our own pages pass.
+    let response = client()
+        .post(stack.url("/locations"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::ORIGIN, stack.api_url.as_str())
+        .body("name=Genuine&category=Town")
+        .send()
+        .await
+        .expect("POST /locations");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn unknown_pages_are_html_and_unknown_api_paths_problem_details() {
+    let stack = Stack::start().await;
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("DELETE", "/locations/new"),
+        ("GET", "/locations/x/y"),
+    ] {
+        let response = client()
+            .request(method.parse().expect("method"), stack.url(path))
+            .send()
+            .await
+            .expect("a request");
+        assert!(response.status().is_client_error(), "{method} {path}");
+        assert!(
+            content_type(&response).starts_with("text/html"),
+            "{method} {path}"
+        );
+        assert!(
+            response
+                .headers()
+                .get(header::CONTENT_SECURITY_POLICY)
+                .is_some()
+        );
+    }
+    for (method, path, status) in [
+        ("GET", "/api/nope", 404),
+        ("DELETE", "/api/locations", 405),
+        ("GET", "/healthz/x", 404),
+    ] {
+        let response = client()
+            .request(method.parse().expect("method"), stack.url(path))
+            .send()
+            .await
+            .expect("a request");
+        herald_testkit::assert_problem(response, status).await;
+    }
 }
 
 #[tokio::test]
@@ -262,7 +404,13 @@ async fn the_query_string_sets_the_demo_controls() {
     );
     assert!(html.contains(r#"<input id="wait-browser" name="wait" type="radio" value="browser">"#));
     assert!(html.contains(r#"<form id="create-location""#));
-    assert!(html.contains(r#"<script type="module" src="/static/new-location.js"></script>"#));
+    let script = html
+        .split(r#"<script type="module" src=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's script");
+    assert!(script.starts_with("/static/new-location.") && script != "/static/new-location.js");
+    assert_eq!(get(&stack, script).await.status(), StatusCode::OK);
 
     let html = get(&stack, "/locations/new")
         .await
@@ -274,26 +422,45 @@ async fn the_query_string_sets_the_demo_controls() {
 }
 
 #[tokio::test]
-async fn the_scripts_are_served_as_javascript() {
+async fn the_pages_point_at_hashed_static_files_cached_for_good() {
     let stack = Stack::start().await;
-    for path in ["/static/herald.js", "/static/new-location.js"] {
-        let response = get(&stack, path).await;
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        assert_eq!(content_type(&response), "text/javascript; charset=utf-8");
+    let html = get(&stack, "/locations/new")
+        .await
+        .text()
+        .await
+        .expect("a page");
+    let linked: Vec<&str> = html
+        .split("\"/static/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(
+        linked.len(),
+        3,
+        "stylesheet, preloaded module, script: {linked:?}"
+    );
+    for file in linked {
+        let response = get(&stack, &format!("/static/{file}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{file}");
         assert_eq!(
             response.headers()[header::CACHE_CONTROL],
-            "public, max-age=3600"
+            "public, max-age=31536000, immutable"
         );
         assert_eq!(
             response.headers()[header::X_CONTENT_TYPE_OPTIONS],
             "nosniff"
         );
+        let expected = if file.ends_with(".css") {
+            "text/css; charset=utf-8"
+        } else {
+            "text/javascript; charset=utf-8"
+        };
+        assert_eq!(content_type(&response), expected, "{file}");
     }
-    let source = get(&stack, "/static/herald.js")
-        .await
-        .text()
-        .await
-        .expect("the module");
+    // The plain name, for other frontends to import, is revalidated on each use.
+    let response = get(&stack, "/static/herald.js").await;
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
+    let source = response.text().await.expect("the module");
     assert!(source.contains("export function awaitCommand"));
 }
 

@@ -13,9 +13,11 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::locations_view::LocationsView;
-use crate::messages::{CommandBody, CommandState, CommandStatus};
-use crate::{Location, names};
+use herald_contract::messages::{CommandBody, CommandState, CommandStatus};
+use herald_contract::{Location, names};
+use herald_runtime::error_chain;
+
+use crate::locations_view::{LocationPage, LocationsView};
 
 /// Why a read failed. Every variant is the server's problem, not the client's.
 #[derive(Debug, thiserror::Error)]
@@ -51,14 +53,6 @@ pub struct Accepted {
     pub id: Uuid,
     #[serde(default)]
     pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// A page of locations, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocationPage {
-    pub locations: Vec<Location>,
-    /// Pass as `before` to get the next page; `None` on the last page.
-    pub next: Option<Uuid>,
 }
 
 /// Read access to the buckets and the command stream.
@@ -186,7 +180,7 @@ impl ReadModel {
                 }
             },
             Err(error) => {
-                tracing::warn!(error = %crate::error_chain(&error), "listing without the read-your-writes barrier");
+                tracing::warn!(error = %error_chain(&error), "listing without the read-your-writes barrier");
                 0
             }
         };

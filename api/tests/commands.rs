@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use herald_testkit::{Stack, StackOptions, assert_problem};
+use herald_testkit::{PATIENCE, Stack, StackOptions, assert_problem, eventually};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -241,28 +241,27 @@ async fn listed_ids(stack: &Stack) -> HashSet<Uuid> {
 }
 
 async fn wait_for_locations(stack: &Stack, at_least: usize) {
-    let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
-    while listed_ids(stack).await.len() < at_least {
-        assert!(tokio::time::Instant::now() < deadline, "no progress");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(PATIENCE, "locations are listed", || async {
+        (listed_ids(stack).await.len() >= at_least).then_some(())
+    })
+    .await;
 }
 
 async fn wait_until_status(stack: &Stack, id: Uuid, wanted: &str) {
-    let deadline = tokio::time::Instant::now() + herald_testkit::stack::PATIENCE;
-    loop {
-        let status: Value = stack
-            .get(&format!("/api/commands/{id}"))
-            .await
-            .json()
-            .await
-            .expect("JSON");
-        if status["status"] == wanted {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "still {status}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        PATIENCE,
+        &format!("the command becomes {wanted}"),
+        || async {
+            let status: Value = stack
+                .get(&format!("/api/commands/{id}"))
+                .await
+                .json()
+                .await
+                .expect("JSON");
+            (status["status"] == wanted).then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

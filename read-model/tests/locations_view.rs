@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
-use herald_contract::{Location, LocationsView, Topology, TopologyConfig};
-use herald_testkit::NatsServer;
+use herald_contract::{Location, Topology, TopologyConfig};
+use herald_read_model::{LocationsView, ReadError, ReadModel};
+use herald_testkit::{NatsServer, eventually};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -82,14 +83,13 @@ async fn try_put(bucket: &kv::Store, name: &str) -> Result<(Uuid, u64), kv::PutE
 
 /// Puts once the client has reconnected after a restart.
 async fn put_after_restart(bucket: &kv::Store, name: &str) -> (Uuid, u64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(Ok(stored)) = tokio::time::timeout(WAIT, try_put(bucket, name)).await {
-            return stored;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no put succeeded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(WAIT, "a put succeeds after the restart", || async {
+        tokio::time::timeout(WAIT, try_put(bucket, name))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    })
+    .await
 }
 
 /// The bucket's latest revision (a delete does not report its own).
@@ -257,15 +257,12 @@ async fn a_listing_does_not_answer_from_a_view_still_loading() {
     let server = NatsServer::start().await;
     let (jetstream, _) = bucket(&server).await;
     // A view nobody follows the bucket with never finishes loading.
-    let read_model = herald_contract::ReadModel::new(jetstream, LocationsView::new());
+    let read_model = ReadModel::new(jetstream, LocationsView::new());
     let error = read_model
         .locations(50, None)
         .await
         .expect_err("no partial list");
-    assert!(matches!(
-        error,
-        herald_contract::read_model::ReadError::Loading { .. }
-    ));
+    assert!(matches!(error, ReadError::Loading { .. }));
 }
 
 #[tokio::test]

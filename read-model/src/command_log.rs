@@ -3,7 +3,8 @@
 
 use async_nats::jetstream::kv;
 
-use crate::Command;
+use herald_contract::{Command, names};
+
 use crate::read_model::{ReadError, ReadModel};
 
 impl ReadModel {
@@ -16,7 +17,7 @@ impl ReadModel {
             .get_raw_message(sequence)
             .await
             .map_err(|e| ReadError::Missing {
-                what: crate::names::COMMANDS_STREAM,
+                what: names::COMMANDS_STREAM,
                 source: Box::new(e),
             })?;
         serde_json::from_slice(&message.payload).map_err(|source| ReadError::Decode {
@@ -36,7 +37,7 @@ impl ReadModel {
             None => statuses.watch_all().await,
         };
         watch.map_err(|e| ReadError::Missing {
-            what: crate::names::COMMANDS_BUCKET,
+            what: names::COMMANDS_BUCKET,
             source: Box::new(e),
         })
     }
