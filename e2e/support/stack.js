@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, afterEach, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const E2E_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -199,23 +200,91 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
 
+// Every page a test opens is watched: a console error, an uncaught exception or a
+// Content-Security-Policy violation fails the test, unless the test said it
+// expects it (`herald.expectProblems(page, /pattern/)`). Chromium reports a CSP
+// violation as a console error; the init script reports it once more, as the
+// event the page sees, so none can slip by as a warning.
+const CSP_REPORTER = `addEventListener('securitypolicyviolation', (event) =>
+  console.error('CSP violation: ' + event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline')));`;
+
+class Problems {
+  constructor() {
+    this.seen = [];
+    this.expected = new WeakMap();
+  }
+
+  async watch(context) {
+    await context.addInitScript({ content: CSP_REPORTER });
+    context.on('page', (page) => {
+      page.on('console', (message) => {
+        if (message.type() === 'error') this.add(page, message.text());
+      });
+      page.on('pageerror', (error) => this.add(page, `uncaught ${error.name}: ${error.message}`));
+    });
+    return context;
+  }
+
+  add(page, text) {
+    if ((this.expected.get(page) ?? []).some((pattern) => pattern.test(text))) return;
+    this.seen.push(`${text} (on ${page.url()})`);
+  }
+
+  expect(page, pattern) {
+    this.expected.set(page, [...(this.expected.get(page) ?? []), pattern]);
+  }
+
+  /** What was seen since the last call, emptied. */
+  take() {
+    return this.seen.splice(0);
+  }
+}
+
+/** The browser, with every context and page it opens watched by `problems`. */
+function watched(browser, problems) {
+  return new Proxy(browser, {
+    get(target, property) {
+      if (property === 'newContext') {
+        return async (options) => problems.watch(await target.newContext(options));
+      }
+      if (property === 'newPage') {
+        // Like Browser.newPage: a context of its own, closed with the page.
+        return async (options) => {
+          const context = await problems.watch(await target.newContext(options));
+          const page = await context.newPage();
+          page.once('close', () => context.close().catch(() => {}));
+          return page;
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /**
  * Starts the stack and the browser for the test file (or suite) that calls it: an object whose
  * fields (stack, baseURL, browser) are set in node:test's `before` and torn down in `after`.
+ * After each test it fails the test if a page logged a console error, threw, or broke the
+ * Content-Security-Policy; `expectProblems(page, pattern)` allows what a test provokes.
  */
 export function useHerald(options = {}) {
-  const env = {};
+  const problems = new Problems();
+  const env = {
+    expectProblems: (page, pattern) => problems.expect(page, pattern),
+    takeProblems: () => problems.take(),
+  };
   before(async () => {
     env.stack = await startStack(options);
     env.baseURL = env.stack.baseURL;
-    env.browser = await launchBrowser();
+    env.browser = watched(await launchBrowser(), problems);
+  });
+  afterEach(() => {
+    assert.deepEqual(problems.take(), [], 'console errors, uncaught exceptions or CSP violations');
   });
   after(async () => {
-    const t0 = Date.now();
     await env.browser?.close().catch(() => {});
-    const t1 = Date.now();
     await env.stack?.stop();
-    if (process.env.E2E_DEBUG) process.stderr.write(`TIMING browser.close ${t1 - t0} stack.stop ${Date.now() - t1}\n`);
   });
   return env;
 }

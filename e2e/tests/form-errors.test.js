@@ -18,6 +18,7 @@ test('a duplicate name shows the reason in #form-error and keeps the input', asy
     const reason = await waitForText(page, '#form-error', 'already exists');
     assert.ok(reason.includes(name), `the reason names the location: ${JSON.stringify(reason)}`);
     assert.equal(await page.getAttribute('#form-error', 'role'), 'alert');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'form-error', 'focus moves to the summary');
     assert.ok(page.url().includes('/locations/new'), `still on the form: ${page.url()}`);
     assert.equal(await page.inputValue('input#name'), name);
     assert.equal(await page.inputValue('select#category'), 'Town');
@@ -29,6 +30,7 @@ test('a duplicate name shows the reason in #form-error and keeps the input', asy
 
 test('an empty name shows a field error in #name-error', async () => {
   const page = await herald.browser.newPage();
+  herald.expectProblems(page, /status of 422/);
   try {
     await page.goto(`${herald.baseURL}/locations/new`);
     await fillLocation(page, { name: '', category: 'City' });

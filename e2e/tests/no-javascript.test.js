@@ -1,12 +1,13 @@
 // Without JavaScript the form posts to /locations, answered by 303 to /commands/<id>, which
-// refreshes itself (<meta http-equiv=refresh>) until the command is done, then the location.
-// The reactor is slowed down so that the command page is seen at least once.
+// holds the request until the command is done (then 303 to the location) or, after 4 s, answers
+// a page that reloads itself and holds longer. The reactor is slowed down (6 s) so that the
+// pending page is seen once, and the second hold ends the moment the location lands.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { COMMAND_PATH, expectLocationPage, fillLocation, submit, uniqueName, WAIT_MS } from '../support/pages.js';
 import { useHerald } from '../support/stack.js';
 
-const herald = useHerald({ reactorDelayMs: 4000 });
+const herald = useHerald({ reactorDelayMs: 6000 });
 
 test('with JavaScript disabled, submitting the form ends on the location page', async () => {
   const context = await herald.browser.newContext({ javaScriptEnabled: false });
@@ -29,7 +30,7 @@ test('with JavaScript disabled, submitting the form ends on the location page', 
     );
     await submit(page);
     const html = await (await pending).text();
-    assert.ok(/http-equiv="refresh"/i.test(html), 'the pending command page refreshes itself');
+    assert.ok(/http-equiv="refresh" content="1; url=\/commands\/[0-9a-f-]{36}\?held=4"/i.test(html), 'the pending command page reloads itself');
     assert.ok(html.includes('id="command-status"'), 'and says where the command stands');
 
     await expectLocationPage(page, name);

@@ -17,7 +17,9 @@
 // Options: timeoutMs (default 5000; Infinity never times out), onLate, and
 // onNotification(notification, state) called with every outcome as it arrives
 // (for a log), eventsUrl (default /api/commands/{id}/events), and signal, an
-// AbortSignal that stops waiting (the stream is closed; nothing more is called).
+// AbortSignal that stops waiting: the stream is closed, nothing more is called,
+// and the promise, if still pending, rejects with the signal's reason (an
+// AbortError, as fetch does).
 
 /** The default wait before an outcome is "late". */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -39,7 +41,12 @@ export function awaitCommand(id, options = {}) {
     signal,
   } = options;
 
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const aborted = () => signal.reason ?? new DOMException("The wait was aborted", "AbortError");
+    if (signal?.aborted) {
+      reject(aborted());
+      return;
+    }
     let late = false;
     let done = false;
     let timer;
@@ -58,9 +65,11 @@ export function awaitCommand(id, options = {}) {
     };
 
     signal?.addEventListener("abort", () => {
+      if (done) return;
       done = true;
       clearTimeout(timer);
       source.close();
+      if (!late) reject(aborted());
     });
 
     const land = (state) => (event) => {

@@ -1,6 +1,10 @@
 // The script of /locations/new: submits the form with fetch and follows the
 // command to its outcome. Without JavaScript the form posts to /locations and the
 // server does the waiting instead. Everything shown is set with textContent.
+//
+// Each intended submission carries its own Idempotency-Key: sending the same
+// values again before an answer settles it (a second click, a retry after a
+// network error or a 503) reuses the key, so the api stores the command once.
 
 import { awaitCommand, redirectOf } from "./herald.js";
 
@@ -39,17 +43,27 @@ function clearErrors() {
   }
 }
 
-/** Shows messages above the form (one, or a list). */
-function showFormError(messages) {
+/**
+ * Shows the error summary above the form and moves focus to it, so a keyboard or
+ * screen-reader user lands on what went wrong: `messages` (one, or a list), then
+ * `fieldErrors` ({field, message}), each a link to its field.
+ */
+function showFormError(messages, fieldErrors = []) {
   const list = (Array.isArray(messages) ? messages : [messages]).filter(Boolean);
   formError.replaceChildren();
-  if (list.length === 1) {
+  if (list.length === 1 && fieldErrors.length === 0) {
     formError.append(el("p", list[0]));
-  } else if (list.length > 1) {
+  } else {
     const ul = el("ul");
     for (const message of list) ul.append(el("li", message));
+    for (const { field, message } of fieldErrors) {
+      const li = el("li");
+      li.append(el("a", message, { href: `#${field}` }));
+      ul.append(li);
+    }
     formError.append(ul);
   }
+  formError.focus();
 }
 
 function showFieldError(field, message) {
@@ -82,6 +96,25 @@ function setBusy(busy) {
 // Stops following the previous submission's command when a new one starts, so a
 // late outcome of the old command never lands in the new one's notice.
 let following = null;
+
+// The submission not yet settled by an answer: its values and its key.
+let unsettled = null;
+
+/** A random UUID v4, also outside secure contexts (where crypto.randomUUID is missing). */
+function newKey() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The key for sending `values`: the unsettled submission's if they are the same. */
+function keyFor(values) {
+  if (unsettled?.values !== values) unsettled = { values, key: newKey() };
+  return unsettled.key;
+}
 
 function timeoutSecs() {
   const value = Number.parseFloat(document.getElementById("timeout").value);
@@ -140,12 +173,18 @@ function showFollowElsewhere(commandId) {
 }
 
 async function follow(commandId, timeout, signal) {
-  const outcome = await awaitCommand(commandId, {
-    timeoutMs: timeout * 1000,
-    signal,
-    onNotification: (notification, state) => logEntry(`SSE ${state}`, notification),
-    onLate: showLanded,
-  });
+  let outcome;
+  try {
+    outcome = await awaitCommand(commandId, {
+      timeoutMs: timeout * 1000,
+      signal,
+      onNotification: (notification, state) => logEntry(`SSE ${state}`, notification),
+      onLate: showLanded,
+    });
+  } catch (error) {
+    if (error?.name === "AbortError") return false; // A newer submission took over.
+    throw error;
+  }
   switch (outcome.state) {
     case "completed":
       window.location.assign(locationHref(outcome.notification, commandId));
@@ -176,7 +215,12 @@ async function onSubmit(event) {
   const data = new FormData(form);
   const body = Object.fromEntries(FIELDS.map((field) => [field, String(data.get(field) ?? "")]));
   const timeout = timeoutSecs();
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  const values = JSON.stringify(body);
+  const headers = {
+    "Content-Type": "application/json",
+    Accept: "application/json",
+    "Idempotency-Key": keyFor(values),
+  };
   if (waitMode() === "server") headers.Prefer = `wait=${Math.ceil(timeout)}`;
 
   setBusy(true);
@@ -186,13 +230,18 @@ async function onSubmit(event) {
     logEntry(`POST /api/locations${headers.Prefer ? ` (Prefer: ${headers.Prefer})` : ""}`, body);
     let response;
     try {
-      response = await fetch("/api/locations", { method: "POST", headers, body: JSON.stringify(body) });
+      response = await fetch("/api/locations", { method: "POST", headers, body: values });
     } catch (error) {
+      // It may have been stored all the same: sending again reuses the key.
       logEntry("Network error", String(error));
       showFormError("Could not reach Herald. Check your connection and try again.");
       return;
     }
+    // Any answer but "unavailable" settles this submission: the next one is new.
+    if (response.status !== 503 && unsettled?.values === values) unsettled = null;
     const text = await response.text();
+    // A newer submission took over while this one was on its way: its answer decides.
+    if (signal.aborted) return;
     let answer;
     try {
       answer = text ? JSON.parse(text) : null;
@@ -215,13 +264,16 @@ async function onSubmit(event) {
       showFormError(problemMessages(answer));
     } else if (response.status === 422 && answer && typeof answer === "object") {
       const other = [];
+      const fieldErrors = [];
       for (const entry of Array.isArray(answer.errors) ? answer.errors : []) {
-        if (FIELDS.includes(entry?.field)) showFieldError(entry.field, entry.message);
-        else if (entry?.message) other.push(entry.message);
+        if (FIELDS.includes(entry?.field)) {
+          showFieldError(entry.field, entry.message);
+          fieldErrors.push({ field: entry.field, message: entry.message });
+        } else if (entry?.message) {
+          other.push(entry.message);
+        }
       }
-      const first = FIELDS.find((field) => document.getElementById(field).hasAttribute("aria-invalid"));
-      if (other.length || !first) showFormError(other.length ? other : problemMessages(answer));
-      if (first) document.getElementById(first).focus();
+      showFormError(other.length || !fieldErrors.length ? (other.length ? other : problemMessages(answer)) : [], fieldErrors);
     } else {
       showFormError(
         answer && typeof answer === "object"
@@ -230,7 +282,8 @@ async function onSubmit(event) {
       );
     }
   } finally {
-    if (!leaving) setBusy(false);
+    // A newer submission, if any, owns the busy state now.
+    if (!leaving && following?.signal === signal) setBusy(false);
   }
 }
 
@@ -239,5 +292,8 @@ if (form) form.addEventListener("submit", onSubmit);
 // Back from the new location's page can restore this page from the cache just
 // as it was left: busy. Make it usable again.
 window.addEventListener("pageshow", (event) => {
-  if (event.persisted) setBusy(false);
+  if (event.persisted) {
+    setBusy(false);
+    unsettled = null;
+  }
 });
