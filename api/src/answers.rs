@@ -3,10 +3,14 @@
 //! a client goes next.
 //!
 //! They sit apart from the handlers and from [`crate::accept`] because both
-//! answer with them, and the OpenAPI document describes them.
+//! answer with them, and the OpenAPI document describes them; so are the events
+//! of the streams, as the document describes them.
 
-use herald_contract::{CommandState, CommandStatus};
+use herald_contract::{CommandState, CommandStatus, Notification};
 use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Ref, Schema, SchemaFormat, Type};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 /// The 202 answer: the command is in the stream and will be processed.
@@ -61,5 +65,90 @@ impl CommandLinks {
             events: format!("/api/commands/{id}/events"),
             resource: format!("/api/locations/{id}"),
         }
+    }
+}
+
+/// One event of a command's own stream (`GET /api/commands/{id}/events`), as
+/// OpenAPI describes Server-Sent Events: the event name, its id, and its data,
+/// a string holding the Notification as JSON.
+#[derive(Debug)]
+pub struct CommandEvent;
+
+/// One event of the global feed (`GET /api/notifications`): `notification`, the
+/// status's revision as id (to resume from with `Last-Event-ID`), the Notification.
+#[derive(Debug)]
+pub struct FeedEvent;
+
+/// The schema of an event named one of `names`, with `id` and the Notification as data.
+fn event_schema(names: &[&str], id: ObjectBuilder, description: &str) -> RefOr<Schema> {
+    let notification = Ref::from_schema_name(Notification::name());
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description))
+        .property(
+            "event",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names.iter().copied())),
+        )
+        .required("event")
+        .property("id", id)
+        .required("id")
+        .property(
+            "data",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .content_media_type("application/json")
+                .content_schema(Some(notification)),
+        )
+        .required("data")
+        .into()
+}
+
+impl PartialSchema for CommandEvent {
+    fn schema() -> RefOr<Schema> {
+        event_schema(
+            &["completed", "failed"],
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                .description(Some(
+                    "The notification id: the same for every delivery of it",
+                )),
+            "The one event of a command's stream, named after its outcome",
+        )
+    }
+}
+
+impl PartialSchema for FeedEvent {
+    fn schema() -> RefOr<Schema> {
+        event_schema(
+            &["notification"],
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]+$"))
+                .description(Some(
+                    "The status's revision; send it as Last-Event-ID to resume",
+                )),
+            "One outcome on the global feed",
+        )
+    }
+}
+
+/// Both refer to the Notification schema, which must be in the document.
+fn notification_schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+    schemas.push((Notification::name().into(), Notification::schema()));
+    <Notification as ToSchema>::schemas(schemas);
+}
+
+impl ToSchema for CommandEvent {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        notification_schemas(schemas);
+    }
+}
+
+impl ToSchema for FeedEvent {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        notification_schemas(schemas);
     }
 }

@@ -180,14 +180,14 @@ impl NewLocation {
 fn parse_name(raw: &str) -> Result<String, FieldError> {
     let name = raw.trim();
     let chars = raw.chars().count();
-    if name.is_empty() {
+    if name.is_empty() && !raw.chars().any(char::is_control) {
         Err(FieldError::new("name", "name must not be empty"))
     } else if chars > NAME_MAX_CHARS {
         Err(FieldError::new(
             "name",
             format!("name must be at most {NAME_MAX_CHARS} characters (it has {chars})"),
         ))
-    } else if name.chars().any(char::is_control) {
+    } else if raw.chars().any(char::is_control) {
         Err(FieldError::new(
             "name",
             "name must not contain control characters",
@@ -262,6 +262,15 @@ mod tests {
         let errors = NewLocation::from_json(&json!({"name": "a\u{0}b", "category": "Town"}))
             .expect_err("invalid");
         assert_eq!(fields(errors), ["name"]);
+        // As sent: a line break at either end is no less a control character.
+        for name in ["Lisbon\n", "\tLisbon", "Lisbon\u{85}"] {
+            let errors = NewLocation::from_json(&json!({"name": name, "category": "Town"}))
+                .expect_err("invalid");
+            assert_eq!(
+                errors[0].message,
+                "name must not contain control characters"
+            );
+        }
         assert!(NewLocation::from_json(&json!([1, 2])).is_err());
     }
 

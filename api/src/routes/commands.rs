@@ -59,7 +59,7 @@ pub async fn status(
     params(("id" = uuid::Uuid, Path, description = "Command id")),
     responses(
         (status = 200, description = "`text/event-stream`: one event named `completed` or `failed` whose data is the Notification and whose id is the notification id, then the stream ends. Comment heartbeats while waiting.",
-            body = Notification, content_type = "text/event-stream"),
+            body = crate::answers::CommandEvent, content_type = "text/event-stream"),
         (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown command", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "NATS unavailable", body = Problem, content_type = "application/problem+json"),

@@ -31,7 +31,7 @@ const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (sent by EventSource on reconnect)")),
     responses(
         (status = 200, description = "`text/event-stream` of events named `notification`, data = Notification, id = a revision to resume from",
-            body = Notification, content_type = "text/event-stream"),
+            body = crate::answers::FeedEvent, content_type = "text/event-stream"),
     )
 )]
 pub async fn feed(State(state): State<SharedState>, headers: HeaderMap) -> Response {
