@@ -16,12 +16,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use herald_contract::messages::{CommandBody, IDEMPOTENCY_KEY_MAX, is_valid_idempotency_key};
-use herald_contract::{Command, CommandState, CommandStatus, Notification};
+use herald_contract::{Command, CommandState, CommandStatus};
 use uuid::Uuid;
 
 use crate::answers::{Accepted, CommandLinks, StatusBody};
-use crate::completion::Outcome;
 use crate::error::ApiError;
+use crate::outcomes::{Finished, Outcome};
 use crate::prefer::{self, Wait};
 use crate::publish::PublishError;
 use crate::state::SharedState;
@@ -56,12 +56,12 @@ pub async fn submit(state: &SharedState, command: &Command) -> Result<Submitted,
     // Without a key the message id is this command's own: a duplicate can only
     // be our own retry after a lost ack.
     if !ack.duplicate || command.idempotency_key.is_none() {
-        state.recent.insert(command.id);
+        state.outcomes.accepted(command.id);
         return Ok(this);
     }
     let original = state.read_model.command_at(ack.sequence).await?;
     if original.id == command.id {
-        state.recent.insert(command.id);
+        state.outcomes.accepted(command.id);
         return Ok(this);
     }
     if original.body != command.body {
@@ -70,7 +70,6 @@ pub async fn submit(state: &SharedState, command: &Command) -> Result<Submitted,
             command_id: original.id,
         });
     }
-    state.recent.insert(original.id);
     Ok(Submitted {
         id: original.id,
         accepted_at: original.accepted_at,
@@ -86,34 +85,37 @@ pub async fn accept(
 ) -> Result<Response, ApiError> {
     let mut command = Command::new(body);
     command.idempotency_key = idempotency_key(headers)?;
-    let wait = prefer::requested_wait(headers);
-    let waiter = wait.as_ref().map(|_| state.hub.register(command.id));
+    // A wait holds the answer (and the connection): beyond the cap, the POST is
+    // answered at once, as RFC 7240 lets a server do with a preference.
+    let hold = prefer::requested_wait(headers).and_then(|wait| Some((wait, state.holds.open()?)));
+    let wait = hold.as_ref().map(|(wait, _)| wait);
+    let waiter = wait.map(|_| state.outcomes.register(command.id));
 
     let submitted = submit(state, &command).await?;
     let waiter = if submitted.retry {
         drop(waiter); // Registered for an id that was not stored.
         // A retry of a command that has finished is answered as a wait for it
         // would have been: 201, or the failure.
-        let waiter = state.hub.register(submitted.id);
-        if let Some(Outcome::Finished(notification)) =
-            waiter.current(&state.read_model, true).await?
-        {
-            return finished(&notification, submitted.accepted_at, wait.as_ref());
+        let waiter = state.outcomes.register(submitted.id);
+        if let Some(Outcome::Finished(finished)) = waiter.current(&state.read_model).await? {
+            return answer(&finished, submitted.accepted_at, wait);
         }
-        wait.as_ref().map(|_| waiter)
+        wait.map(|_| waiter)
     } else {
         waiter
     };
 
-    if let (Some(wait), Some(waiter)) = (&wait, waiter) {
+    if let (Some(wait), Some(waiter)) = (wait, waiter) {
         // The waiter was registered before the command was published (or, for a
         // retry, before its status was read): no outcome can slip past it.
-        let stop = tokio::time::sleep(wait.duration);
-        let outcome = waiter
-            .outcome(&state.read_model, state.status_recheck, stop)
-            .await;
-        if let Outcome::Finished(notification) = outcome {
-            return finished(&notification, submitted.accepted_at, Some(wait));
+        let stop = async {
+            tokio::select! {
+                () = tokio::time::sleep(wait.duration) => {}
+                () = state.shutdown.cancelled() => {}
+            }
+        };
+        if let Outcome::Finished(finished) = waiter.outcome(stop).await {
+            return answer(&finished, submitted.accepted_at, Some(wait));
         }
     }
 
@@ -128,15 +130,18 @@ pub async fn accept(
 }
 
 /// The answer for a command that finished while the client waited.
-fn finished(
-    notification: &Notification,
+fn answer(
+    finished: &Finished,
     accepted_at: DateTime<Utc>,
     wait: Option<&Wait>,
 ) -> Result<Response, ApiError> {
+    let notification = finished
+        .notification()
+        .map_err(|error| ApiError::Internal(error.into()))?;
     if notification.status != CommandState::Completed {
-        return Err(ApiError::CommandFailed(Box::new(notification.clone())));
+        return Err(ApiError::CommandFailed(Box::new(notification)));
     }
-    let status = CommandStatus::announced(notification, Some(accepted_at));
+    let status = CommandStatus::announced(&notification, Some(accepted_at));
     let location = header_value(&CommandLinks::for_command(status.id).resource)?;
     let mut response = (
         StatusCode::CREATED,

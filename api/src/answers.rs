@@ -152,3 +152,60 @@ impl ToSchema for FeedEvent {
         notification_schemas(schemas);
     }
 }
+
+/// One event of a stream for many commands (`GET /api/commands/events`): as
+/// [`CommandEvent`] for each command that finished, or `unknown` for an id that
+/// names no command, with `{"command_id"}` as data.
+#[derive(Debug)]
+pub struct GroupEvent;
+
+impl PartialSchema for GroupEvent {
+    fn schema() -> RefOr<Schema> {
+        let unknown = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "command_id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            )
+            .required("command_id");
+        let data = utoipa::openapi::schema::OneOfBuilder::new()
+            .item(Ref::from_schema_name(Notification::name()))
+            .item(unknown);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "One command's event: its outcome, or `unknown` for an id that names no command",
+            ))
+            .property(
+                "event",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["completed", "failed", "unknown"])),
+            )
+            .required("event")
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            )
+            .required("id")
+            .property(
+                "data",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .content_media_type("application/json")
+                    .content_schema(Some(data)),
+            )
+            .required("data")
+            .into()
+    }
+}
+
+impl ToSchema for GroupEvent {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        notification_schemas(schemas);
+    }
+}

@@ -1,6 +1,7 @@
 //! The api's configuration: flags, with environment variables as fallbacks.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
@@ -21,12 +22,6 @@ pub struct Config {
     #[command(flatten)]
     pub topology: TopologyConfig,
 
-    /// Seconds between re-reads of a waiting command's status, the backstop for a
-    /// lost notification (reconnects trigger a re-read at once).
-    #[arg(long, env = "STATUS_RECHECK_SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub status_recheck_secs: u64,
-
     /// Origins allowed to call the api from a browser (CORS), comma-separated, such
     /// as `https://app.example.com`. Empty: same origin only.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
@@ -36,6 +31,48 @@ pub struct Config {
     #[arg(long, env = "SSE_HEARTBEAT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub sse_heartbeat_secs: u64,
+
+    /// Event streams (a command's, many commands', the global feed) this process
+    /// holds open at most; over it, `503` with `Retry-After`.
+    #[arg(long, env = "MAX_EVENT_STREAMS", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_event_streams: u64,
+
+    /// POSTs held open by `Prefer: wait` at most; over it, a POST is answered at
+    /// once (`202`), as if it had not asked to wait.
+    #[arg(long, env = "MAX_WAIT_HOLDS", default_value_t = 10_000)]
+    pub max_wait_holds: u64,
+
+    /// Seconds a connection may take to send a request's headers (and stay idle
+    /// between requests) before it is closed: a client that sends half a request
+    /// and nothing more cannot hold a connection.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub tls: TlsConfig,
+}
+
+/// Serving TLS (and with it HTTP/2, negotiated by ALPN) without a proxy.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsConfig {
+    /// The certificate chain to serve HTTPS with (PEM); with `--tls-key`.
+    #[arg(
+        id = "tls_cert",
+        long = "tls-cert",
+        env = "TLS_CERT",
+        requires = "tls_key"
+    )]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(
+        id = "tls_key",
+        long = "tls-key",
+        env = "TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub key: Option<PathBuf>,
 }
 
 impl Config {
@@ -45,14 +82,17 @@ impl Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             nats: NatsConfig::at(nats_url),
             topology: TopologyConfig::default(),
-            status_recheck_secs: 15,
             sse_heartbeat_secs: 15,
             cors_allowed_origins: Vec::new(),
+            max_event_streams: 20_000,
+            max_wait_holds: 10_000,
+            header_read_timeout_secs: 10,
+            tls: TlsConfig::default(),
         }
     }
 
-    pub fn status_recheck(&self) -> Duration {
-        Duration::from_secs(self.status_recheck_secs)
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
     }
 
     pub fn sse_heartbeat(&self) -> Duration {

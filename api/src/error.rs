@@ -36,6 +36,9 @@ pub enum ApiError {
     CommandFailed(Box<Notification>),
     #[error("NATS is unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The cap on open event streams is reached.
+    #[error("too many event streams are open")]
+    TooManyStreams,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -190,6 +193,19 @@ impl IntoResponse for ApiError {
                 let mut response = Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the message system is unavailable; retry shortly",
+                )
+                .into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                return response;
+            }
+            ApiError::TooManyStreams => {
+                metrics::counter!("herald_event_streams_refused_total").increment(1);
+                let mut response = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "this instance holds as many event streams as it may; retry shortly",
                 )
                 .into_response();
                 response.headers_mut().insert(

@@ -11,16 +11,18 @@
 pub mod accept;
 pub mod answers;
 pub mod body;
-pub mod completion;
 pub mod config;
 pub mod error;
 pub mod openapi;
 pub mod origin;
+pub mod outcomes;
 pub mod prefer;
 pub mod publish;
-pub mod recent;
 pub mod routes;
+pub mod server;
+pub mod sse;
 pub mod state;
+pub mod tls;
 pub mod web_commands;
 
 use std::sync::Arc;
@@ -29,7 +31,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::serve::ListenerExt;
 use herald_contract::{Topology, names};
 use herald_read_model::{LocationsView, ReadModel};
 use herald_runtime::{connection, process};
@@ -41,8 +42,8 @@ pub use config::Config;
 use origin::TrustedOrigins;
 use state::{AppState, SharedState};
 
-/// Accepted command ids remembered to spare a stream lookup (about 1.5 MiB).
-const RECENT_COMMANDS: usize = 65_536;
+/// How long open connections may take to finish at shutdown.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Largest request body accepted (DESIGN: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -111,24 +112,36 @@ pub async fn run(
     let (token, _trigger) = process::cancel_on(shutdown);
     // However `run` returns, everything watching the token ends with it.
     let _cancel_on_return = token.clone().drop_guard();
-    let hub = completion::Hub::default();
+    let tls = tls::acceptor(&config.tls)?;
+    let outcomes = outcomes::Outcomes::default();
     let client = config
         .nats
         .connect("herald-api", {
-            let hub = hub.clone();
+            let outcomes = outcomes.clone();
             move |event| {
+                // Notifications may have been lost: read them from the bucket.
                 if matches!(
                     event,
                     async_nats::Event::Connected | async_nats::Event::SlowConsumer(_)
                 ) {
-                    hub.recheck_all();
+                    outcomes.request_replay();
                 }
             }
         })
         .await?;
     let jetstream = connection::jetstream(client.clone());
     let notifications = client.subscribe(names::NOTIFICATIONS_ALL).await?;
-    let feeder = tokio::spawn(hub.clone().run(notifications, token.clone()));
+    let listening = tokio::spawn(outcomes::follow::listen(
+        outcomes.clone(),
+        notifications,
+        token.clone(),
+    ));
+    let keeping_up = tokio::spawn(outcomes::follow::keep_up(
+        outcomes.clone(),
+        jetstream.clone(),
+        token.clone(),
+    ));
+    let (pulse, pulsing) = sse::pulse(config.sse_heartbeat(), token.clone());
 
     let topology_ready = Arc::new(AtomicBool::new(false));
     let setup = tokio::spawn({
@@ -146,35 +159,42 @@ pub async fn run(
 
     let locations_view = LocationsView::new();
     let view_follower = locations_view.spawn(jetstream.clone(), token.clone());
+    let cap = |max: u64| usize::try_from(max).unwrap_or(usize::MAX);
     let state = Arc::new(AppState {
         client: client.clone(),
         publisher: publish::Publisher::new(jetstream.clone()),
         read_model: ReadModel::new(jetstream, locations_view),
-        hub,
-        recent: recent::RecentCommands::new(
-            RECENT_COMMANDS,
-            std::time::Duration::from_secs(config.topology.command_status_ttl_secs),
-        ),
+        outcomes,
+        streams: sse::Streams::new(cap(config.max_event_streams)),
+        holds: sse::Streams::new(cap(config.max_wait_holds)),
+        pulse,
         topology_ready,
         shutdown: token.clone(),
-        status_recheck: config.status_recheck(),
-        sse_heartbeat: config.sse_heartbeat(),
     });
-    tracing::info!(address = %listener.local_addr()?, "api listening");
-    // Small responses (a 202, one SSE event) must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app(state, &config.cors_allowed_origins))
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        tls = tls.is_some(),
+        "api listening"
+    );
+    let serving = server::Serving {
+        header_read_timeout: config.header_read_timeout(),
+        tls,
+        drain: DRAIN,
+    };
+    server::serve(
+        listener,
+        app(state, &config.cors_allowed_origins),
+        serving,
+        token.clone(),
+    )
+    .await?;
 
     token.cancel();
     setup.await?;
     view_follower.await?;
-    feeder.await?;
+    listening.await?;
+    keeping_up.await?;
+    pulsing.await?;
     if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.drain())
         .await
         .is_err()

@@ -12,11 +12,11 @@ use herald_web::{Commands, CommandsError};
 use uuid::Uuid;
 
 use crate::accept;
-use crate::completion::Outcome;
 use crate::error::ApiError;
+use crate::outcomes::Outcome;
 use crate::state::SharedState;
 
-/// [`Commands`] over the api's publisher and hub.
+/// [`Commands`] over the api's publisher and outcomes.
 #[derive(Debug, Clone)]
 pub struct WebCommands {
     state: SharedState,
@@ -49,9 +49,8 @@ impl Commands for WebCommands {
         within: Duration,
     ) -> Result<Option<CommandStatus>, CommandsError> {
         let state = &self.state;
-        let waiter = state.hub.register(id);
-        let accepted_here = state.recent.contains(&id);
-        let outcome = match waiter.current(&state.read_model, accepted_here).await {
+        let waiter = state.outcomes.register(id);
+        let outcome = match waiter.current(&state.read_model).await {
             Ok(Some(outcome)) => outcome,
             Ok(None) => {
                 let stop = async {
@@ -60,15 +59,18 @@ impl Commands for WebCommands {
                         () = state.shutdown.cancelled() => {}
                     }
                 };
-                waiter
-                    .outcome(&state.read_model, state.status_recheck, stop)
-                    .await
+                waiter.outcome(stop).await
             }
             Err(error) => return Err(failed("read a command's status", &error.into())),
         };
         Ok(match outcome {
             Outcome::Unknown => None,
-            Outcome::Finished(notification) => Some(CommandStatus::announced(&notification, None)),
+            Outcome::Finished(finished) => {
+                let notification = finished.notification().map_err(|error| {
+                    failed("read an outcome", &ApiError::Internal(error.into()))
+                })?;
+                Some(CommandStatus::announced(&notification, None))
+            }
             Outcome::StillPending => Some(CommandStatus {
                 id,
                 status: CommandState::Pending,

@@ -265,38 +265,6 @@ async fn wait_until_status(stack: &Stack, id: Uuid, wanted: &str) {
 }
 
 #[tokio::test]
-async fn a_lost_notification_is_made_good_by_the_recheck() {
-    let stack = Stack::start_with(StackOptions {
-        reactors: 0,
-        status_recheck_secs: 1,
-        ..StackOptions::default()
-    })
-    .await;
-    let id = stack.create_location("Evora").await;
-    let mut events = stack.open_events(id).await;
-
-    // Record the outcome the way the reactor does, but publish no notification:
-    // exactly what a client sees when the core message is lost.
-    let statuses = stack
-        .jetstream()
-        .await
-        .get_key_value("commands")
-        .await
-        .expect("bucket");
-    let status = json!({"id": id, "status": "failed", "errors": ["lost in transit"]});
-    statuses
-        .put(id.to_string(), status.to_string().into())
-        .await
-        .expect("put");
-
-    let event = events.next_event().await.expect("an event");
-    assert_eq!(event.event, "failed");
-    assert_eq!(event.data["command_id"], id.to_string());
-    assert_eq!(event.data["errors"], json!(["lost in transit"]));
-    events.assert_ended().await;
-}
-
-#[tokio::test]
 async fn a_waiting_stream_sends_heartbeats() {
     let stack = Stack::start_with(StackOptions {
         reactors: 0,

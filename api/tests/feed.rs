@@ -71,24 +71,60 @@ async fn any_last_event_id_is_answered_without_harm() {
 }
 
 #[tokio::test]
-async fn while_nats_is_down_the_feed_tells_the_browser_to_come_back() {
+async fn while_nats_is_down_the_feed_stays_open_and_goes_on_when_it_is_back() {
     let mut stack = Stack::start().await;
     stack.nats.stop().await;
-    // 200, not an error status: EventSource gives up for good on those.
-    let response = stack.get("/api/notifications").await;
-    assert_eq!(response.status(), 200);
-    let body = tokio::time::timeout(Duration::from_secs(5), response.text())
-        .await
-        .expect("the response ends")
-        .expect("body");
-    assert!(body.contains("retry: 1000"), "{body:?}");
-
+    // Served from the process's own feed, which needs no NATS to be joined.
+    let mut feed = stack.open_sse("/api/notifications", &[]).await;
     stack.nats.restart().await;
     stack.wait_ready().await;
-    let mut feed = stack.open_sse("/api/notifications", &[]).await;
     let id = stack.create_location("Back").await;
     assert_eq!(
         feed.next_event().await.expect("event").data["command_id"],
         id.to_string()
     );
+}
+
+#[tokio::test]
+async fn a_resume_older_than_the_process_knows_is_told_to_come_back_while_nats_is_down() {
+    let mut stack = Stack::start().await;
+    stack.nats.stop().await;
+    // History from before the process started is in the bucket only: 200, not an
+    // error status (EventSource gives up for good on those), and it ends at once.
+    let response = stack
+        .http
+        .get(stack.url("/api/notifications"))
+        .header("last-event-id", "0")
+        .send()
+        .await
+        .expect("GET the feed");
+    assert_eq!(response.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(5), response.text())
+        .await
+        .expect("the response ends")
+        .expect("body");
+    assert_eq!(body, "retry: 1000\n\n");
+}
+
+#[tokio::test]
+async fn feed_clients_cost_no_consumer_on_the_server() {
+    let stack = Stack::start().await;
+    let done = stack.create_location("Before").await;
+    stack.outcome(done).await;
+    let mut feeds = Vec::new();
+    for _ in 0..50 {
+        feeds.push(stack.open_sse("/api/notifications", &[]).await);
+    }
+    // Resuming from the process's ring costs nothing either.
+    let mut resumed = stack
+        .open_sse("/api/notifications", &[("last-event-id", "1")])
+        .await;
+    assert_eq!(stack.consumers("KV_commands").await, 0);
+    let id = stack.create_location("Seen by all").await;
+    for feed in feeds.iter_mut().chain([&mut resumed]) {
+        assert_eq!(
+            feed.next_event().await.expect("event").data["command_id"],
+            id.to_string()
+        );
+    }
 }

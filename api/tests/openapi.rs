@@ -35,6 +35,7 @@ async fn the_document_lists_every_route_and_every_route_in_it_exists() {
         ("GET", "/api/locations/{id}"),
         ("GET", "/api/commands/{id}"),
         ("GET", "/api/commands/{id}/events"),
+        ("GET", "/api/commands/events"),
         ("GET", "/api/notifications"),
         ("GET", "/api/openapi.json"),
         ("GET", "/healthz"),

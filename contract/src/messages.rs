@@ -199,6 +199,11 @@ pub struct Notification {
     pub errors: Vec<String>,
     pub actions: Vec<Action>,
     pub data: NotificationData,
+    /// The revision of the command's status in the `commands` bucket. Statuses
+    /// are numbered in the order they were recorded, so a process that sees the
+    /// numbers skip knows a notification was lost and reads it from the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
 }
 
 /// The resource a notification is about.
@@ -246,6 +251,16 @@ impl Notification {
             data: NotificationData {
                 location: status.resource.clone(),
             },
+            revision: None,
+        })
+    }
+
+    /// The notification announcing a status recorded at `revision` of the
+    /// `commands` bucket; `None` while it is pending.
+    pub fn for_recorded(status: &CommandStatus, revision: u64) -> Option<Self> {
+        Self::for_status(status).map(|notification| Self {
+            revision: Some(revision),
+            ..notification
         })
     }
 

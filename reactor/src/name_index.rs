@@ -47,6 +47,6 @@ async fn gave_up(records: &impl Records, holder: &str) -> Result<bool, StoreErro
     let failed = records
         .status(holder)
         .await?
-        .is_some_and(|status| status.status == CommandState::Failed);
+        .is_some_and(|recorded| recorded.status.status == CommandState::Failed);
     Ok(failed && records.location(holder).await?.is_none())
 }

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::delivery::{Delivery, Disposition};
 use crate::lag::Lag;
 use crate::name_index;
-use crate::records::{Records, StoreError};
+use crate::records::{Recorded, Records, StoreError};
 
 /// Pauses before a failed command is delivered again: 100 ms doubling to 10 s.
 pub const REDELIVERY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
@@ -54,8 +54,8 @@ impl<R: Records> Projector<R> {
         // A command whose outcome is recorded (redelivered after a lost ack) is
         // announced again, never decided anew: its outcome stands.
         let projected = async {
-            if let Some(status) = self.recorded(command.id).await? {
-                return self.announce(&status).await;
+            if let Some(recorded) = self.recorded(command.id).await? {
+                return self.announce(&recorded).await;
             }
             if !self.delay.is_zero() {
                 tokio::time::sleep(self.delay).await;
@@ -121,27 +121,25 @@ impl<R: Records> Projector<R> {
         if let Some(location) = &status.resource {
             self.records.put_location(location).await?;
         }
-        match self.records.create_status(status).await? {
-            None => self.announce(status).await,
-            Some(stands) => self.announce(&stands).await,
-        }
+        let stands = self.records.create_status(status).await?;
+        self.announce(&stands).await
     }
 
-    /// Publishes the notification of a finished status.
-    async fn announce(&self, status: &CommandStatus) -> Result<(), StoreError> {
-        match Notification::for_status(status) {
+    /// Publishes the notification of a finished status, with its revision.
+    async fn announce(&self, recorded: &Recorded) -> Result<(), StoreError> {
+        match Notification::for_recorded(&recorded.status, recorded.revision) {
             Some(notification) => self.records.announce(&notification).await,
             None => Ok(()),
         }
     }
 
     /// The recorded outcome of a command, if it has one.
-    async fn recorded(&self, id: Uuid) -> Result<Option<CommandStatus>, StoreError> {
+    async fn recorded(&self, id: Uuid) -> Result<Option<Recorded>, StoreError> {
         Ok(self
             .records
             .status(id)
             .await?
-            .filter(|status| status.status.is_terminal()))
+            .filter(|recorded| recorded.status.status.is_terminal()))
     }
 
     /// A command whose deliveries ran out with no outcome acknowledged: every
@@ -176,8 +174,8 @@ impl<R: Records> Projector<R> {
         error: &str,
     ) -> Disposition {
         let settled = async {
-            if let Some(status) = self.recorded(command.id).await? {
-                self.announce(&status).await?;
+            if let Some(recorded) = self.recorded(command.id).await? {
+                self.announce(&recorded).await?;
                 return Ok(Disposition::Ack);
             }
             if let Some(location) = self.records.location(command.id).await? {

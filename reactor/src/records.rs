@@ -34,6 +34,14 @@ impl StoreError {
     }
 }
 
+/// A status as recorded, with its revision in the `commands` bucket (which the
+/// notification carries, so the api can tell when one was lost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub status: CommandStatus,
+    pub revision: u64,
+}
+
 /// Who holds a name in the name index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameClaim {
@@ -48,17 +56,15 @@ pub enum NameClaim {
 /// dead letters.
 pub trait Records: Clone + Send + Sync + 'static {
     /// The status recorded for command `id`, if any.
-    fn status(
-        &self,
-        id: Uuid,
-    ) -> impl Future<Output = Result<Option<CommandStatus>, StoreError>> + Send;
+    fn status(&self, id: Uuid)
+    -> impl Future<Output = Result<Option<Recorded>, StoreError>> + Send;
 
-    /// Records `status` unless the command has one: `None` if it was written,
-    /// otherwise the status already recorded (which stands).
+    /// Records `status` unless the command has one, and answers the status that
+    /// stands: this one, or the one recorded before.
     fn create_status(
         &self,
         status: &CommandStatus,
-    ) -> impl Future<Output = Result<Option<CommandStatus>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
 
     /// The location with this id, if written.
     fn location(
@@ -148,25 +154,36 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 }
 
 impl Records for NatsRecords {
-    async fn status(&self, id: Uuid) -> Result<Option<CommandStatus>, StoreError> {
-        get_json(&self.statuses, "read a recorded status", id).await
+    async fn status(&self, id: Uuid) -> Result<Option<Recorded>, StoreError> {
+        let entry = self
+            .statuses
+            .entry(id.to_string())
+            .await
+            .map_err(|error| StoreError::new("read a recorded status", error))?;
+        Ok(entry
+            .filter(|entry| entry.operation == kv::Operation::Put)
+            .and_then(|entry| {
+                // One that does not decode was not written by this version: as absent.
+                let status = serde_json::from_slice(&entry.value).ok()?;
+                Some(Recorded {
+                    status,
+                    revision: entry.revision,
+                })
+            }))
     }
 
-    async fn create_status(
-        &self,
-        status: &CommandStatus,
-    ) -> Result<Option<CommandStatus>, StoreError> {
+    async fn create_status(&self, status: &CommandStatus) -> Result<Recorded, StoreError> {
         let bytes = encode("encode a status", status)?;
         match self.statuses.create(status.id.to_string(), bytes).await {
-            Ok(_revision) => Ok(None),
+            Ok(revision) => Ok(Recorded {
+                status: status.clone(),
+                revision,
+            }),
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {
-                // Recorded meanwhile: that one stands. Should it not decode, ours is
-                // as good as any.
-                Ok(Some(
-                    self.status(status.id)
-                        .await?
-                        .unwrap_or_else(|| status.clone()),
-                ))
+                // Recorded meanwhile: that one stands.
+                self.status(status.id).await?.ok_or_else(|| {
+                    StoreError::new("read the status recorded first", "it does not decode")
+                })
             }
             Err(error) => Err(StoreError::new("record a status", error)),
         }

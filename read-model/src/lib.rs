@@ -14,4 +14,4 @@ pub mod locations_view;
 pub mod read_model;
 
 pub use locations_view::{LocationPage, LocationsView};
-pub use read_model::{Accepted, ReadError, ReadModel};
+pub use read_model::{Accepted, ReadError, ReadModel, StatusAt};

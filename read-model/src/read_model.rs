@@ -55,6 +55,14 @@ pub struct Accepted {
     pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A command's status, with the revision it was recorded at in the `commands`
+/// bucket (`None` for a status inferred rather than read: pending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusAt {
+    pub status: CommandStatus,
+    pub revision: Option<u64>,
+}
+
 /// Read access to the buckets and the command stream.
 ///
 /// The handles are looked up on first use rather than at start-up, so a process
@@ -194,7 +202,33 @@ impl ReadModel {
 
     /// A command's recorded status; `None` if the reactor has not written one.
     pub async fn command_status(&self, id: Uuid) -> Result<Option<CommandStatus>, ReadError> {
-        get_json(&self.handles().await?.statuses, names::COMMANDS_BUCKET, id).await
+        Ok(self.recorded(id).await?.map(|known| known.status))
+    }
+
+    /// A command's recorded status with its revision in the bucket.
+    async fn recorded(&self, id: Uuid) -> Result<Option<StatusAt>, ReadError> {
+        let key = id.to_string();
+        let entry = self
+            .handles()
+            .await?
+            .statuses
+            .entry(key.as_str())
+            .await
+            .map_err(|source| ReadError::Entry {
+                bucket: names::COMMANDS_BUCKET,
+                key: key.clone(),
+                source,
+            })?;
+        match entry {
+            Some(entry) if entry.operation == kv::Operation::Put => {
+                let status = decode(&entry.value, || format!("{}/{key}", names::COMMANDS_BUCKET))?;
+                Ok(Some(StatusAt {
+                    status,
+                    revision: Some(entry.revision),
+                }))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// What is known of a command: its recorded status; `pending` while it waits in
@@ -204,8 +238,14 @@ impl ReadModel {
     /// a command found in the stream whose location exists is reported completed
     /// rather than pending forever.
     pub async fn status_or_pending(&self, id: Uuid) -> Result<Option<CommandStatus>, ReadError> {
-        if let Some(status) = self.command_status(id).await? {
-            return Ok(Some(status));
+        Ok(self.status_at(id).await?.map(|known| known.status))
+    }
+
+    /// As [`ReadModel::status_or_pending`], with the revision a recorded status
+    /// has in the bucket (which its notification carries too).
+    pub async fn status_at(&self, id: Uuid) -> Result<Option<StatusAt>, ReadError> {
+        if let Some(recorded) = self.recorded(id).await? {
+            return Ok(Some(recorded));
         }
         // A status is written only after its command is in the stream: not there
         // means never accepted (so far).
@@ -213,8 +253,8 @@ impl ReadModel {
             return Ok(None);
         };
         // Finished since the first read?
-        if let Some(status) = self.command_status(id).await? {
-            return Ok(Some(status));
+        if let Some(recorded) = self.recorded(id).await? {
+            return Ok(Some(recorded));
         }
         let known = |status, resource| CommandStatus {
             id,
@@ -225,9 +265,13 @@ impl ReadModel {
             accepted_at: command.accepted_at,
             completed_at: None,
         };
-        Ok(Some(match self.location(id).await? {
+        let status = match self.location(id).await? {
             Some(location) => known(CommandState::Completed, Some(location)),
             None => known(CommandState::Pending, None),
+        };
+        Ok(Some(StatusAt {
+            status,
+            revision: None,
         }))
     }
 

@@ -35,6 +35,8 @@ pub struct NatsServer {
     child: Option<Child>,
     /// The port the server listens on, kept across restarts.
     port: u16,
+    /// Its HTTP monitoring port (`/varz`, `/connz`, `/jsz`), kept across restarts.
+    monitor_port: u16,
     /// The binary that was started, reused by restarts.
     bin: PathBuf,
     /// Holds `store/` (JetStream), `nats-server.log` and the ports file. Declared last so that
@@ -59,6 +61,7 @@ impl NatsServer {
         let mut server = NatsServer {
             child: None,
             port: 0,
+            monitor_port: 0,
             bin,
             dir,
         };
@@ -74,6 +77,11 @@ impl NatsServer {
     /// The port the server listens on. It stays the same across [`restart`](Self::restart).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The base URL of its HTTP monitoring endpoints, like `http://127.0.0.1:8222`.
+    pub fn monitor_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.monitor_port)
     }
 
     /// Kills the server (SIGKILL: no graceful shutdown, like a crash) and waits until it has
@@ -102,11 +110,12 @@ impl NatsServer {
     /// If the server does not become ready again within ten seconds.
     pub async fn restart(&mut self) {
         self.stop().await;
-        self.spawn(Some(self.port)).await;
+        self.spawn(Some((self.port, self.monitor_port))).await;
     }
 
-    /// Spawns the process (on `port`, or a random one) and waits until it is ready.
-    async fn spawn(&mut self, port: Option<u16>) {
+    /// Spawns the process (on `ports`, client and monitoring, or random ones) and
+    /// waits until it is ready.
+    async fn spawn(&mut self, ports: Option<(u16, u16)>) {
         let log_path = self.log_path();
         let log = OpenOptions::new()
             .create(true)
@@ -114,11 +123,12 @@ impl NatsServer {
             .open(&log_path)
             .expect("open the nats-server log file");
         let log_err = log.try_clone().expect("clone the nats-server log handle");
-        let port_arg = port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
+        let arg = |port: Option<u16>| port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
         let child = Command::new(&self.bin)
             .arg("-js")
             .args(["-a", "127.0.0.1"])
-            .args(["-p", &port_arg])
+            .args(["-p", &arg(ports.map(|(client, _)| client))])
+            .args(["-m", &arg(ports.map(|(_, monitor)| monitor))])
             .arg("--ports_file_dir")
             .arg(self.dir.path())
             .arg("-sd")
@@ -146,14 +156,15 @@ impl NatsServer {
                     log_tail(&log_path)
                 );
             }
-            let port = port.or_else(|| read_ports_file(self.dir.path(), pid));
-            let ready = match port {
-                Some(port) if TcpStream::connect(("127.0.0.1", port)).await.is_ok() => Some(port),
+            let found = ports.or_else(|| read_ports_file(self.dir.path(), pid));
+            let ready = match found {
+                Some((port, _)) if TcpStream::connect(("127.0.0.1", port)).await.is_ok() => found,
                 _ => None,
             };
-            if let Some(port) = ready {
+            if let Some((port, monitor_port)) = ready {
                 self.port = port;
-                tracing::debug!(port, pid, "nats-server ready");
+                self.monitor_port = monitor_port;
+                tracing::debug!(port, monitor_port, pid, "nats-server ready");
                 return;
             }
             if Instant::now() >= deadline {
@@ -183,10 +194,11 @@ impl Drop for NatsServer {
     }
 }
 
-/// Reads the client port from the ports file the server with this pid wrote into `dir`
-/// (`<binary name>_<pid>.ports`, containing `{"nats": ["nats://127.0.0.1:PORT"], ...}`).
+/// Reads the client and monitoring ports from the ports file the server with this pid
+/// wrote into `dir` (`<binary name>_<pid>.ports`, containing
+/// `{"nats": ["nats://127.0.0.1:PORT"], "monitoring": ["http://127.0.0.1:PORT"]}`).
 /// `None` until the file exists and parses.
-fn read_ports_file(dir: &Path, pid: u32) -> Option<u16> {
+fn read_ports_file(dir: &Path, pid: u32) -> Option<(u16, u16)> {
     let suffix = format!("_{pid}.ports");
     let path = fs::read_dir(dir)
         .ok()?
@@ -199,8 +211,11 @@ fn read_ports_file(dir: &Path, pid: u32) -> Option<u16> {
         })?;
     // The file may be caught half-written: then it does not parse and we try again.
     let ports: serde_json::Value = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
-    let url = ports.get("nats")?.get(0)?.as_str()?;
-    url.rsplit(':').next()?.parse().ok()
+    let port = |kind: &str| -> Option<u16> {
+        let url = ports.get(kind)?.get(0)?.as_str()?;
+        url.rsplit(':').next()?.parse().ok()
+    };
+    Some((port("nats")?, port("monitoring")?))
 }
 
 /// Finds the `nats-server` binary: `NATS_SERVER_BIN`, then `.tools/bin/nats-server` at the

@@ -39,8 +39,12 @@ pub struct StackOptions {
     pub max_deliver: i64,
     /// Ack wait of the reactors' consumer; short, so killed reactors' commands come back soon.
     pub ack_wait_secs: u64,
-    /// The api's `STATUS_RECHECK_SECS`.
-    pub status_recheck_secs: u64,
+    /// The api's `MAX_EVENT_STREAMS`.
+    pub max_event_streams: u64,
+    /// The api's `MAX_WAIT_HOLDS`.
+    pub max_wait_holds: u64,
+    /// The api's `HEADER_READ_TIMEOUT_SECS`.
+    pub header_read_timeout_secs: u64,
     /// The api's `SSE_HEARTBEAT_SECS`.
     pub sse_heartbeat_secs: u64,
     /// The api's `CORS_ALLOWED_ORIGINS`.
@@ -55,7 +59,9 @@ impl Default for StackOptions {
             concurrency: 64,
             max_deliver: 10,
             ack_wait_secs: 2,
-            status_recheck_secs: 15,
+            max_event_streams: 20_000,
+            max_wait_holds: 10_000,
+            header_read_timeout_secs: 10,
             sse_heartbeat_secs: 15,
             cors_allowed_origins: Vec::new(),
         }
@@ -115,7 +121,9 @@ impl Stack {
         );
         let (api_stop, stopped) = oneshot::channel::<()>();
         let mut config = herald_api::Config::with_nats_url(self.nats.url());
-        config.status_recheck_secs = self.options.status_recheck_secs;
+        config.max_event_streams = self.options.max_event_streams;
+        config.max_wait_holds = self.options.max_wait_holds;
+        config.header_read_timeout_secs = self.options.header_read_timeout_secs;
         config.sse_heartbeat_secs = self.options.sse_heartbeat_secs;
         config.cors_allowed_origins = self
             .options
@@ -246,6 +254,39 @@ impl Stack {
     /// A JetStream context on the test's connection.
     pub async fn jetstream(&self) -> async_nats::jetstream::Context {
         async_nats::jetstream::new(self.nats_client().await)
+    }
+
+    /// How many messages the connection named `client` (`herald-api`,
+    /// `herald-reactor`) has sent to NATS so far (requests and publishes), read from
+    /// the server's monitoring endpoint: what a test counts to show load on NATS.
+    pub async fn messages_sent_by(&self, client: &str) -> u64 {
+        let connz: Value = self
+            .http
+            .get(format!("{}/connz?limit=1024", self.nats.monitor_url()))
+            .send()
+            .await
+            .expect("GET /connz")
+            .json()
+            .await
+            .expect("JSON");
+        connz["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .filter(|connection| connection["name"] == client)
+            .map(|connection| connection["in_msgs"].as_u64().unwrap_or(0))
+            .sum()
+    }
+
+    /// How many consumers the JetStream stream `stream` has now.
+    pub async fn consumers(&self, stream: &str) -> usize {
+        let mut stream = self
+            .jetstream()
+            .await
+            .get_stream(stream)
+            .await
+            .expect("stream");
+        stream.info().await.expect("info").state.consumer_count
     }
 
     /// How many messages `stream` holds now (for a bucket: `KV_<bucket>`).

@@ -42,6 +42,7 @@ pub fn documented() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(locations::show))
         .routes(routes!(commands::status))
         .routes(routes!(commands::events))
+        .routes(routes!(commands::group_events))
         .routes(routes!(notifications::feed))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))

@@ -42,7 +42,7 @@ async fn handle(records: &MemoryRecords, command: &Command, attempt: i64) -> Dis
 }
 
 fn status(records: &MemoryRecords, command: &Command) -> CommandStatus {
-    records.state().statuses[&command.id].clone()
+    records.state().statuses[&command.id].status.clone()
 }
 
 #[tokio::test(start_paused = true)]
@@ -52,9 +52,16 @@ async fn a_new_command_writes_its_location_and_status_then_announces() {
     assert_eq!(handle(&records, &lisbon, 1).await, Disposition::Ack);
     let state = records.state();
     assert_eq!(state.locations[&lisbon.id].name, "Lisbon");
-    assert_eq!(state.statuses[&lisbon.id].status, CommandState::Completed);
+    assert_eq!(
+        state.statuses[&lisbon.id].status.status,
+        CommandState::Completed
+    );
     assert_eq!(state.announced.len(), 1);
     assert_eq!(state.announced[0].command_id, lisbon.id);
+    assert_eq!(
+        state.announced[0].revision,
+        Some(state.statuses[&lisbon.id].revision)
+    );
     assert!(state.dead_letters.is_empty());
 }
 
@@ -74,13 +81,22 @@ async fn a_recorded_outcome_stands_and_is_announced_again() {
     let records = MemoryRecords::default();
     let braga = command("Braga");
     let failed = CommandStatus::failed(braga.id, None, FailureReason::Conflict, vec!["no".into()]);
-    records.state().statuses.insert(braga.id, failed.clone());
+    let recorded = crate::records::Recorded {
+        status: failed.clone(),
+        revision: 41,
+    };
+    records.state().statuses.insert(braga.id, recorded);
     assert_eq!(handle(&records, &braga, 2).await, Disposition::Ack);
     let state = records.state();
-    assert_eq!(state.statuses[&braga.id], failed, "not decided anew");
+    assert_eq!(state.statuses[&braga.id].status, failed, "not decided anew");
     assert!(state.locations.is_empty());
     assert_eq!(state.announced.len(), 1);
     assert_eq!(state.announced[0].status, CommandState::Failed);
+    assert_eq!(
+        state.announced[0].revision,
+        Some(41),
+        "with its recorded revision"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -175,7 +191,7 @@ async fn the_last_delivery_gives_up_with_a_dead_letter_and_a_failure() {
     records.fail("put_location", 1);
     assert_eq!(handle(&records, &beja, 3).await, Disposition::Terminate);
     let state = records.state();
-    let failed = &state.statuses[&beja.id];
+    let failed = &state.statuses[&beja.id].status;
     assert_eq!(failed.reason, Some(FailureReason::Unprocessable));
     assert_eq!(failed.errors, ["the command could not be processed"]);
     assert_eq!(
@@ -238,7 +254,7 @@ async fn an_unreadable_command_is_a_dead_letter_and_fails_when_its_id_is_known()
     let state = records.state();
     assert_eq!(state.dead_letters, [(9, "undecodable".into())]);
     assert_eq!(
-        state.statuses[&id].errors,
+        state.statuses[&id].status.errors,
         ["the command could not be read"]
     );
 }

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use herald_contract::{CommandStatus, Location, Notification};
 use uuid::Uuid;
 
-use super::{NameClaim, Records, StoreError};
+use super::{NameClaim, Recorded, Records, StoreError};
 use crate::delivery::Delivery;
 
 /// What was stored, and which operations are to fail next.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub(crate) statuses: HashMap<Uuid, CommandStatus>,
+    pub(crate) statuses: HashMap<Uuid, Recorded>,
     pub(crate) locations: HashMap<Uuid, Location>,
     /// Name key → (holder, revision).
     pub(crate) names: HashMap<String, (String, u64)>,
@@ -53,20 +53,22 @@ impl MemoryRecords {
 }
 
 impl Records for MemoryRecords {
-    async fn status(&self, id: Uuid) -> Result<Option<CommandStatus>, StoreError> {
+    async fn status(&self, id: Uuid) -> Result<Option<Recorded>, StoreError> {
         Ok(self.attempt("status")?.statuses.get(&id).cloned())
     }
 
-    async fn create_status(
-        &self,
-        status: &CommandStatus,
-    ) -> Result<Option<CommandStatus>, StoreError> {
+    async fn create_status(&self, status: &CommandStatus) -> Result<Recorded, StoreError> {
         let mut state = self.attempt("create_status")?;
         if let Some(recorded) = state.statuses.get(&status.id) {
-            return Ok(Some(recorded.clone()));
+            return Ok(recorded.clone());
         }
-        state.statuses.insert(status.id, status.clone());
-        Ok(None)
+        state.revision += 1;
+        let recorded = Recorded {
+            status: status.clone(),
+            revision: state.revision,
+        };
+        state.statuses.insert(status.id, recorded.clone());
+        Ok(recorded)
     }
 
     async fn location(&self, id: Uuid) -> Result<Option<Location>, StoreError> {
