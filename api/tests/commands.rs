@@ -285,3 +285,54 @@ async fn a_waiting_stream_sends_heartbeats() {
     // A comment line: ignored by EventSource, keeps proxies from timing out.
     assert!(chunk.starts_with(b":"), "{chunk:?}");
 }
+
+#[tokio::test]
+async fn one_stream_waits_for_many_commands_each_told_once() {
+    let mut stack = Stack::start().await;
+    let done = stack.create_location("Done before").await;
+    stack.outcome(done).await;
+    stack.stop_reactor(0).await;
+    let pending = stack.create_locations("Waited for", 2).await;
+    let unknown = Uuid::now_v7();
+    let ids = [done, pending[0], unknown, pending[1]];
+    let query = ids.map(|id| id.to_string()).join(",");
+    let mut events = stack
+        .open_sse(&format!("/api/commands/events?ids={query},{done}"), &[])
+        .await;
+    // Told at once: the finished one and the unknown one; the others when they land.
+    let mut told = HashSet::new();
+    for _ in 0..2 {
+        let event = events.next_event().await.expect("an event");
+        told.insert(Uuid::try_parse(event.data["command_id"].as_str().expect("id")).expect("uuid"));
+    }
+    assert_eq!(told, HashSet::from([done, unknown]));
+    stack.start_reactor();
+    let mut told = told;
+    for _ in 0..2 {
+        let event = events.next_event().await.expect("an event per command");
+        let id =
+            Uuid::try_parse(event.data["command_id"].as_str().expect("command_id")).expect("uuid");
+        assert!(told.insert(id), "{id} told twice");
+        let expected = if id == unknown {
+            "unknown"
+        } else {
+            "completed"
+        };
+        assert_eq!(event.event, expected, "{id}");
+    }
+    assert_eq!(told, HashSet::from(ids));
+    events.assert_ended().await;
+}
+
+#[tokio::test]
+async fn a_stream_for_many_commands_wants_1_to_100_uuids() {
+    let stack = Stack::start().await;
+    let many = (0..101)
+        .map(|_| Uuid::now_v7().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    for query in ["", "ids=", "ids=nope", &format!("ids={many}")] {
+        let response = stack.get(&format!("/api/commands/events?{query}")).await;
+        assert_problem(response, 400).await;
+    }
+}

@@ -436,8 +436,8 @@ async fn the_pages_point_at_hashed_static_files_cached_for_good() {
         .collect();
     assert_eq!(
         linked.len(),
-        3,
-        "stylesheet, preloaded module, script: {linked:?}"
+        4,
+        "stylesheet, preloaded modules, script: {linked:?}"
     );
     for file in linked {
         let response = get(&stack, &format!("/static/{file}")).await;

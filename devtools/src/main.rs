@@ -35,6 +35,14 @@ enum Tool {
         /// `commands`, `notifications`, or a NATS subject such as `notifications.>`.
         what: String,
     },
+    /// Writes a self-signed certificate and its key (`cert.pem`, `key.pem`) for
+    /// `localhost` and `127.0.0.1`, to try the api's HTTPS and HTTP/2
+    /// (`api --tls-cert DIR/cert.pem --tls-key DIR/key.pem`).
+    Cert {
+        /// Where to write them.
+        #[arg(long, default_value = ".data/tls")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -44,7 +52,20 @@ async fn main() -> anyhow::Result<()> {
         Tool::Seed { api_url } => seed(&api_url).await,
         Tool::Purge => purge(&cli.nats).await,
         Tool::Sub { what } => sub(&cli.nats, &what).await,
+        Tool::Cert { dir } => cert(&dir),
     }
+}
+
+fn cert(dir: &std::path::Path) -> anyhow::Result<()> {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem())?;
+    std::fs::write(&key_path, signing_key.serialize_pem())?;
+    println!("{}\n{}", cert_path.display(), key_path.display());
+    Ok(())
 }
 
 async fn seed(api_url: &str) -> anyhow::Result<()> {

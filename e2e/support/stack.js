@@ -19,6 +19,7 @@ export const ARTIFACTS = join(E2E_DIR, 'artifacts');
 const NATS_SERVER = join(REPO, '.tools/bin/nats-server');
 const REACTOR = join(REPO, 'target/debug/reactor');
 const API = join(REPO, 'target/debug/api');
+const DEV = join(REPO, 'target/debug/herald-dev');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 // The flags Chromium needs on this kind of machine: as root (no sandbox), no GPU, and none of
@@ -133,10 +134,11 @@ class Proc {
 }
 
 /**
- * Starts nats-server, reactor and api. `reactorDelayMs` sets REACTOR_DELAY_MS.
+ * Starts nats-server, reactor and api. `reactorDelayMs` sets REACTOR_DELAY_MS; with `tls`, the
+ * api serves HTTPS (HTTP/2 by ALPN) with a certificate made for this run by `herald-dev cert`.
  * Returns `{ baseURL, natsURL, stop() }`.
  */
-export async function startStack({ reactorDelayMs } = {}) {
+export async function startStack({ reactorDelayMs, tls = false } = {}) {
   requireExecutable(NATS_SERVER, 'run `./task tools` to install nats-server into .tools/bin');
   requireExecutable(REACTOR, 'build it first: `cargo build --bins` (or `./task build`)');
   requireExecutable(API, 'build it first: `cargo build --bins` (or `./task build`)');
@@ -171,16 +173,28 @@ export async function startStack({ reactorDelayMs } = {}) {
     procs.push(reactor);
 
     const httpAddr = `127.0.0.1:${await freePort()}`;
-    const api = new Proc('api', API, [], { NATS_URL: natsURL, HTTP_ADDR: httpAddr });
+    const apiEnv = { NATS_URL: natsURL, HTTP_ADDR: httpAddr };
+    if (tls) {
+      requireExecutable(DEV, 'build it first: `cargo build --bins` (or `./task build`)');
+      const certs = join(dir, 'tls');
+      await new Promise((ok, fail) => {
+        const child = spawn(DEV, ['cert', '--dir', certs], { stdio: 'ignore' });
+        child.once('exit', (code) => (code === 0 ? ok() : fail(new Error(`herald-dev cert exited with ${code}`))));
+      });
+      apiEnv.TLS_CERT = join(certs, 'cert.pem');
+      apiEnv.TLS_KEY = join(certs, 'key.pem');
+    }
+    const api = new Proc('api', API, [], apiEnv);
     procs.push(api);
 
-    const baseURL = `http://${httpAddr}`;
+    const baseURL = `${tls ? 'https' : 'http'}://${httpAddr}`;
+    // Node's fetch would refuse the certificate made for this run: ask over plain TCP.
+    const ready = tls ? () => readyOverTls(httpAddr) : async () => (await fetch(`${baseURL}/readyz`)).status === 200;
     await until(
       async () => {
         reactor.assertRunning();
         api.assertRunning();
-        const response = await fetch(`${baseURL}/readyz`);
-        return response.status === 200;
+        return ready();
       },
       { timeoutMs: STARTUP_TIMEOUT_MS, message: () => `api at ${baseURL} not ready:\n${api.output}` },
     );
@@ -189,6 +203,20 @@ export async function startStack({ reactorDelayMs } = {}) {
     await stop();
     throw error;
   }
+}
+
+/** Whether the api at `address` answers /readyz with 200 over TLS, whatever its certificate. */
+async function readyOverTls(address) {
+  const { request } = await import('node:https');
+  const [host, port] = address.split(':');
+  return new Promise((ok) => {
+    const req = request({ host, port, path: '/readyz', rejectUnauthorized: false }, (response) => {
+      response.resume();
+      ok(response.statusCode === 200);
+    });
+    req.once('error', () => ok(false));
+    req.end();
+  });
 }
 
 /** Launches Debian's Chromium headless (never a downloaded browser). */
@@ -240,17 +268,20 @@ class Problems {
   }
 }
 
-/** The browser, with every context and page it opens watched by `problems`. */
-function watched(browser, problems) {
+/**
+ * The browser, with every context and page it opens watched by `problems`, and opened with
+ * `defaults` (a stack serving TLS with a certificate made for the run is trusted).
+ */
+function watched(browser, problems, defaults) {
   return new Proxy(browser, {
     get(target, property) {
       if (property === 'newContext') {
-        return async (options) => problems.watch(await target.newContext(options));
+        return async (options) => problems.watch(await target.newContext({ ...defaults, ...options }));
       }
       if (property === 'newPage') {
         // Like Browser.newPage: a context of its own, closed with the page.
         return async (options) => {
-          const context = await problems.watch(await target.newContext(options));
+          const context = await problems.watch(await target.newContext({ ...defaults, ...options }));
           const page = await context.newPage();
           page.once('close', () => context.close().catch(() => {}));
           return page;
@@ -277,7 +308,7 @@ export function useHerald(options = {}) {
   before(async () => {
     env.stack = await startStack(options);
     env.baseURL = env.stack.baseURL;
-    env.browser = watched(await launchBrowser(), problems);
+    env.browser = watched(await launchBrowser(), problems, options.tls ? { ignoreHTTPSErrors: true } : {});
   });
   afterEach(() => {
     assert.deepEqual(problems.take(), [], 'console errors, uncaught exceptions or CSP violations');

@@ -30,8 +30,19 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 /// The sources, each after the files it refers to.
-const SOURCES: [(&str, &str, &str); 3] = [
+const SOURCES: [(&str, &str, &str); 5] = [
     ("herald.css", CSS, include_str!("../static/herald.css")),
+    // One stream for many commands, run by the worker or by a leading tab.
+    (
+        "herald-stream.js",
+        JAVASCRIPT,
+        include_str!("../static/herald-stream.js"),
+    ),
+    (
+        "herald-worker.js",
+        JAVASCRIPT,
+        include_str!("../static/herald-worker.js"),
+    ),
     ("herald.js", JAVASCRIPT, include_str!("../static/herald.js")),
     (
         "new-location.js",
@@ -190,6 +201,20 @@ mod tests {
             .await;
             assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         }
+    }
+
+    #[tokio::test]
+    async fn the_worker_is_found_by_its_hashed_name_too() {
+        let herald = body(get_path(&href("herald.js"), &[]).await).await;
+        let worker = href("herald-worker.js");
+        let file = worker.trim_start_matches("/static/");
+        assert!(
+            herald.contains(&format!("new URL(\"./{file}\", import.meta.url)")),
+            "{herald}"
+        );
+        let worker = body(get_path(&worker, &[]).await).await;
+        let stream = href("herald-stream.js");
+        assert!(worker.contains(stream.trim_start_matches("/static/")));
     }
 
     #[tokio::test]

@@ -128,7 +128,12 @@ pub async fn keep_up(
             Err(error) => {
                 // Tried again at the next tick; the bucket handle may be stale.
                 bucket = None;
-                tracing::warn!(error = %error_chain(&*error), "could not read the command statuses");
+                if outcomes.next_revision().is_some() {
+                    tracing::warn!(error = %error_chain(&*error), "could not read the command statuses");
+                } else {
+                    // Starting up: NATS, or the bucket, may not be there yet.
+                    tracing::debug!(error = %error_chain(&*error), "the command statuses are not there yet");
+                }
             }
         }
     }
