@@ -22,6 +22,7 @@ pub mod routes;
 pub mod server;
 pub mod sse;
 pub mod state;
+pub mod streams;
 pub mod tls;
 pub mod web_commands;
 
@@ -183,7 +184,8 @@ pub async fn run(
     };
     server::serve(
         listener,
-        app(state, &config.cors_allowed_origins),
+        app(state.clone(), &config.cors_allowed_origins),
+        state,
         serving,
         token.clone(),
     )

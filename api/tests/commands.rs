@@ -307,7 +307,6 @@ async fn one_stream_waits_for_many_commands_each_told_once() {
     }
     assert_eq!(told, HashSet::from([done, unknown]));
     stack.start_reactor();
-    let mut told = told;
     for _ in 0..2 {
         let event = events.next_event().await.expect("an event per command");
         let id =

@@ -8,9 +8,13 @@
 //!   `completed` event on its stream, one after another.
 //! - `list` ([`listing`]): `GET /api/locations` with many locations stored.
 //! - `throughput` ([`throughput`]): commands per second with N reactors.
+//! - `crowd` ([`crowd`]): held streams, their burst, and the feed's fan-out.
 
+mod crowd;
 mod latency;
 mod listing;
+mod proc_stats;
+mod sse;
 mod throughput;
 
 use std::path::PathBuf;
@@ -42,6 +46,8 @@ enum Mode {
     List(listing::Args),
     /// Commands per second accepted and processed, with N reactors.
     Throughput(throughput::Args),
+    /// What a crowd costs: held streams, their burst, the feed's fan-out.
+    Crowd(crowd::Args),
 }
 
 #[tokio::main]
@@ -51,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         None => latency::run(cli.latency).await,
         Some(Mode::List(args)) => listing::run(args).await,
         Some(Mode::Throughput(args)) => throughput::run(args).await,
+        Some(Mode::Crowd(args)) => crowd::run(args).await,
     }
 }
 
@@ -91,7 +98,22 @@ fn spawn(
     address: &str,
     env: &[(&str, String)],
 ) -> anyhow::Result<Child> {
-    Command::new(&binary)
+    // HERALD_BENCH_WRAP_<NAME> runs the binary under a profiler, e.g.
+    // HERALD_BENCH_WRAP_API="heaptrack -o /tmp/api" or "perf record -g -o /tmp/api.data".
+    let name = binary
+        .file_name()
+        .map(|name| name.to_string_lossy().to_uppercase().replace('-', "_"))
+        .unwrap_or_default();
+    let wrapper = std::env::var(format!("HERALD_BENCH_WRAP_{name}")).ok();
+    let mut command = match wrapper.as_deref().map(str::split_whitespace) {
+        Some(mut words) => {
+            let mut command = Command::new(words.next().unwrap_or("env"));
+            command.args(words).arg(&binary);
+            command
+        }
+        None => Command::new(&binary),
+    };
+    command
         .env("NATS_URL", nats.url())
         .env("HTTP_ADDR", address)
         .env("RUST_LOG", "warn")

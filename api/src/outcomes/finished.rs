@@ -22,6 +22,8 @@ pub struct Finished {
     /// The frame of the command's own event stream:
     /// `event: completed`, `id:` the notification id, `data:` the notification.
     pub event: Bytes,
+    /// The frame of the global feed, when the revision is known (its event id).
+    feed: Option<Bytes>,
 }
 
 /// Why a payload is not a notification this api can pass on.
@@ -99,19 +101,21 @@ impl Finished {
         json: Bytes,
     ) -> Self {
         let event = frame(state.as_str(), &notification_id.to_string(), &json);
+        let feed = revision.map(|revision| frame("notification", &revision.to_string(), &json));
         Self {
             command_id,
             state,
             revision,
             json,
             event,
+            feed,
         }
     }
 
     /// The frame of the global feed: `event: notification`, `id:` the revision.
+    /// Encoded once, however many clients the feed has.
     pub fn feed_event(&self) -> Option<Bytes> {
-        let revision = self.revision?;
-        Some(frame("notification", &revision.to_string(), &self.json))
+        self.feed.clone()
     }
 
     /// The notification itself, for answers that are not events (a `201`).

@@ -1,25 +1,18 @@
 //! `/api/commands/...`: a command's status, its own event stream, and one stream
 //! for many commands.
 
-use std::collections::HashSet;
-
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use serde::Deserialize;
-use uuid::Uuid;
 
-use super::{IdParam, parse_id};
+use super::IdParam;
 use crate::answers::StatusBody;
 use crate::error::{ApiError, Problem};
-use crate::outcomes::Outcome;
-use crate::outcomes::finished::frame;
-use crate::sse::EventStream;
 use crate::state::SharedState;
+use crate::streams;
 
 /// `GET /api/commands/{id}`: the recorded status, or `pending` while the command
 /// waits in the stream.
@@ -74,24 +67,8 @@ pub async fn events(
     State(state): State<SharedState>,
     IdParam(id): IdParam,
 ) -> Result<Response, ApiError> {
-    let ticket = state.streams.open().ok_or(ApiError::TooManyStreams)?;
-    let waiter = state.outcomes.register(id);
-    let stream = match waiter.current(&state.read_model).await? {
-        Some(Outcome::Unknown) => return Err(ApiError::NotFound(format!("no command {id}"))),
-        Some(Outcome::Finished(finished)) => {
-            EventStream::new(ticket, &state.pulse, [finished.event.clone()], None)
-        }
-        Some(Outcome::StillPending) | None => {
-            let outcome = futures::stream::once(waiter)
-                .filter_map(|finished| std::future::ready(finished.map(|f| f.event.clone())));
-            EventStream::new(ticket, &state.pulse, [], Some(outcome.boxed()))
-        }
-    };
-    Ok(stream.into_response())
+    Ok(streams::command(&state, id).await?.into_response())
 }
-
-/// The most commands one stream may wait for.
-pub const MAX_GROUP: usize = 100;
 
 /// `?ids=A,B,C` of a stream for many commands.
 #[derive(Debug, Deserialize)]
@@ -125,51 +102,5 @@ pub async fn group_events(
     query: Result<Query<GroupQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let ids = parse_ids(&query.ids)?;
-    let ticket = state.streams.open().ok_or(ApiError::TooManyStreams)?;
-    let mut group = state.outcomes.register_group(ids);
-    let mut first = Vec::new();
-    let mut answered = HashSet::new();
-    let current = group.current(&state.read_model).await?;
-    for (id, outcome) in group.command_ids().iter().zip(current) {
-        match outcome {
-            Some(Outcome::Finished(finished)) => first.push(finished.event.clone()),
-            Some(Outcome::Unknown) => first.push(unknown_event(*id)),
-            Some(Outcome::StillPending) | None => continue,
-        }
-        answered.insert(*id);
-    }
-    let waiting = group.command_ids().len() - answered.len();
-    let source = (waiting > 0).then(|| {
-        // What the group receives for a command answered above is not sent twice.
-        futures::stream::poll_fn(move |cx| group.poll_next(cx))
-            .filter(move |finished| std::future::ready(answered.insert(finished.command_id)))
-            .take(waiting)
-            .map(|finished| finished.event.clone())
-            .boxed()
-    });
-    Ok(EventStream::new(ticket, &state.pulse, first, source).into_response())
-}
-
-/// The ids of `?ids=`: 1–100 distinct hyphenated UUIDs, or a 400.
-fn parse_ids(text: &str) -> Result<Vec<Uuid>, ApiError> {
-    let mut ids = Vec::new();
-    for part in text.split(',') {
-        let id = parse_id(part)?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    if ids.len() > MAX_GROUP {
-        return Err(ApiError::BadRequest(format!(
-            "a stream waits for at most {MAX_GROUP} commands"
-        )));
-    }
-    Ok(ids)
-}
-
-/// The event for an id that names no command.
-fn unknown_event(id: Uuid) -> Bytes {
-    let data = format!(r#"{{"command_id":"{id}"}}"#);
-    frame("unknown", &id.to_string(), data.as_bytes())
+    Ok(streams::group(&state, &query.ids).await?.into_response())
 }

@@ -10,7 +10,12 @@
 //!   in time (a slow-loris client, or one idle between requests) is closed, so a
 //!   few thousand such clients cannot take the process's file descriptors;
 //! - a graceful end: on shutdown the listener closes, every connection finishes
-//!   what it is answering (event streams end with `retry:`), within `drain`.
+//!   what it is answering (event streams end with `retry:`), within `drain`;
+//! - a fast path for event streams on plain HTTP/1.1 connections ([`front`]),
+//!   which holds a stream for a fraction of what a hyper connection keeps.
+
+pub mod front;
+pub mod prefixed;
 
 use std::io;
 use std::sync::Arc;
@@ -29,6 +34,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+
+use crate::state::SharedState;
+use front::Left;
 
 /// How the connections are served.
 #[derive(Clone)]
@@ -52,10 +60,12 @@ impl std::fmt::Debug for Serving {
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets connections finish for
-/// up to `serving.drain`.
+/// up to `serving.drain`. Event streams on plain HTTP/1.1 connections are served
+/// from `state` by the fast path.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    state: SharedState,
     serving: Serving,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
@@ -80,17 +90,22 @@ pub async fn serve(
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
-        let (app, serving, shutdown) = (app.clone(), serving.clone(), shutdown.clone());
+        let (app, state, serving, shutdown) = (
+            app.clone(),
+            state.clone(),
+            serving.clone(),
+            shutdown.clone(),
+        );
         connections.spawn(async move {
+            // Everything but the fast path is boxed: the task of a connection
+            // that stays on the fast path (a held stream) is no larger than it needs.
             let served = match &serving.tls {
-                None => connection(tcp, app, &serving, shutdown).await,
+                None => match front::serve(tcp, state, serving.header_read_timeout).await {
+                    Left::Closed => Ok(()),
+                    Left::HandOff(io) => Box::pin(connection(io, app, &serving, shutdown)).await,
+                },
                 Some(acceptor) => {
-                    let handshake = acceptor.accept(tcp);
-                    match tokio::time::timeout(serving.header_read_timeout, handshake).await {
-                        Ok(Ok(tls)) => connection(tls, app, &serving, shutdown).await,
-                        Ok(Err(error)) => Err(error.into()),
-                        Err(_) => Err("TLS handshake timed out".into()),
-                    }
+                    Box::pin(tls(tcp, acceptor.clone(), app, &serving, shutdown)).await
                 }
             };
             if let Err(error) = served {
@@ -110,6 +125,22 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// Serves a TLS connection: the handshake (within the header read timeout), then
+/// HTTP/2 or HTTP/1.1 as ALPN chose.
+async fn tls(
+    tcp: tokio::net::TcpStream,
+    acceptor: TlsAcceptor,
+    app: Router,
+    serving: &Serving,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match tokio::time::timeout(serving.header_read_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => connection(tls, app, serving, shutdown).await,
+        Ok(Err(error)) => Err(error.into()),
+        Err(_) => Err("TLS handshake timed out".into()),
+    }
 }
 
 /// Serves one connection (HTTP/1.1 or HTTP/2, told apart by its first bytes)
