@@ -141,6 +141,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         herald_per_stream / 1000.0
     );
 
+    pause_for_profiling("the burst", api_pid).await;
     let reactor = spawn(sibling("reactor")?, &nats, &address, &[])?;
     let reactor_started = Instant::now();
     watched.push(Watched {
