@@ -46,7 +46,11 @@ pub async fn submit(state: &SharedState, command: &Command) -> Result<Submitted,
         .await
         .map_err(|error| match error {
             PublishError::Encode(_) => ApiError::Internal(error.into()),
-            _ => ApiError::Unavailable(error.into()),
+            PublishError::TimedOut => ApiError::MaybeStored {
+                command_id: command.id,
+                cause: error.into(),
+            },
+            PublishError::Refused(_) => ApiError::Unavailable(error.into()),
         })?;
     let this = Submitted {
         id: command.id,

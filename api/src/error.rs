@@ -36,6 +36,14 @@ pub enum ApiError {
     CommandFailed(Box<Notification>),
     #[error("NATS is unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The command was sent but its storing could not be confirmed: it may be
+    /// stored later (a server that froze reads it when it wakes).
+    #[error("NATS did not confirm storing the command")]
+    MaybeStored {
+        command_id: Uuid,
+        #[source]
+        cause: anyhow::Error,
+    },
     /// The cap on open event streams is reached.
     #[error("too many event streams are open")]
     TooManyStreams,
@@ -194,6 +202,26 @@ impl IntoResponse for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the message system is unavailable; retry shortly",
                 )
+                .into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                return response;
+            }
+            ApiError::MaybeStored { command_id, cause } => {
+                tracing::warn!(%command_id, error = %error_chain(cause.as_ref()), "answering 503");
+                let mut response = Problem {
+                    command_id: Some(*command_id),
+                    ..Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "the message system did not confirm storing the command; it may still \
+                             be stored: GET /api/commands/{command_id} tells, and a retry with the \
+                             same Idempotency-Key stores it once"
+                        ),
+                    )
+                }
                 .into_response();
                 response.headers_mut().insert(
                     header::RETRY_AFTER,

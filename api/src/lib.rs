@@ -153,7 +153,7 @@ pub async fn run(
             token.clone(),
         );
         async move {
-            let ensured = Topology::ensure_until(&jetstream, &topology, token.cancelled()).await;
+            let ensured = Topology::open_until(&jetstream, &topology, token.cancelled()).await;
             ready.store(ensured.is_some(), Ordering::Release);
         }
     });

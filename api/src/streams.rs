@@ -37,11 +37,19 @@ pub type Frames = EventStream<BoxStream<'static, Bytes>>;
 pub const MAX_GROUP: usize = 100;
 
 /// Command `id`'s own stream: its outcome (at once if it has one), then the end.
-/// An unknown command is a 404.
+/// An unknown command is a 404. While NATS cannot say (a timeout, an outage, a
+/// leader in election) the stream tells the client to come back in a second:
+/// EventSource gives up for good on an error status, and the command may well
+/// exist.
 pub async fn command(state: &AppState, id: Uuid) -> Result<Frames, ApiError> {
     let ticket = state.streams.open().ok_or(ApiError::TooManyStreams)?;
     let waiter = state.outcomes.register(id);
-    Ok(match waiter.current(&state.read_model).await? {
+    let current = match waiter.current(&state.read_model).await {
+        Ok(current) => current,
+        Err(error @ herald_read_model::ReadError::Decode { .. }) => return Err(error.into()),
+        Err(error) => return Ok(come_back(state, ticket, &error)),
+    };
+    Ok(match current {
         Some(Outcome::Unknown) => return Err(ApiError::NotFound(format!("no command {id}"))),
         Some(Outcome::Finished(finished)) => {
             EventStream::new(ticket, &state.pulse, [finished.event.clone()], None)
@@ -62,7 +70,11 @@ pub async fn group(state: &AppState, ids: &str) -> Result<Frames, ApiError> {
     let mut group = state.outcomes.register_group(ids);
     let mut first = Vec::new();
     let mut answered = HashSet::new();
-    let current = group.current(&state.read_model).await?;
+    let current = match group.current(&state.read_model).await {
+        Ok(current) => current,
+        Err(error @ herald_read_model::ReadError::Decode { .. }) => return Err(error.into()),
+        Err(error) => return Ok(come_back(state, ticket, &error)),
+    };
     for (id, outcome) in group.command_ids().iter().zip(current) {
         match outcome {
             Some(Outcome::Finished(finished)) => first.push(finished.event.clone()),
@@ -81,6 +93,17 @@ pub async fn group(state: &AppState, ids: &str) -> Result<Frames, ApiError> {
             .boxed()
     });
     Ok(EventStream::new(ticket, &state.pulse, first, source))
+}
+
+/// A stream that only tells the client to come back, because NATS cannot say
+/// where its commands stand right now.
+fn come_back(
+    state: &AppState,
+    ticket: crate::sse::Ticket,
+    error: &herald_read_model::ReadError,
+) -> Frames {
+    tracing::warn!(error = %error_chain(error), "a stream cannot be opened now; the client will come back");
+    EventStream::new(ticket, &state.pulse, [COME_BACK], None)
 }
 
 /// The ids of `?ids=`: 1–100 distinct hyphenated UUIDs, or a 400.

@@ -30,7 +30,6 @@ async fn while_nats_is_down_the_api_answers_503_quickly_and_recovers() {
     for path in [
         format!("/api/locations/{done}"),
         format!("/api/commands/{done}"),
-        format!("/api/commands/{}/events", Uuid::now_v7()),
         "/readyz".to_owned(),
     ] {
         let started = Instant::now();
@@ -43,6 +42,16 @@ async fn while_nats_is_down_the_api_answers_503_quickly_and_recovers() {
         assert_eq!(response.status(), 503, "{path}");
     }
     assert_eq!(stack.get("/healthz").await.status(), 200);
+    // An event stream is not an error (EventSource would give up for good): the
+    // client is told to come back, and the command may well exist.
+    let started = Instant::now();
+    let response = stack
+        .get(&format!("/api/commands/{}/events", Uuid::now_v7()))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.expect("the stream ends");
+    assert_eq!(body, "retry: 1000\n\n");
+    assert!(started.elapsed() < WITHIN, "took {:?}", started.elapsed());
 
     stack.nats.restart().await;
     stack.wait_ready().await;

@@ -86,8 +86,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 async fn fill(nats: &NatsServer, count: usize) -> anyhow::Result<Vec<Uuid>> {
     let client = async_nats::connect(nats.url()).await?;
     let jetstream = async_nats::jetstream::new(client);
-    let bucket = Topology::ensure(&jetstream, &TopologyConfig::default())
+    let bucket = Topology::open(&jetstream, &TopologyConfig::default())
         .await?
+        .0
         .locations;
     let ids: Vec<Uuid> = (0..count).map(|_| Uuid::now_v7()).collect();
     futures::stream::iter(ids.iter().enumerate())

@@ -7,7 +7,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures::{StreamExt, TryStreamExt};
-use herald_contract::names;
+use herald_contract::{Topology, TopologyConfig, names};
 use herald_runtime::NatsConfig;
 use serde_json::{Value, json};
 
@@ -35,6 +35,22 @@ enum Tool {
         /// `commands`, `notifications`, or a NATS subject such as `notifications.>`.
         what: String,
     },
+    /// Shows how the streams, buckets and the reactors' consumer differ from the
+    /// configuration; with `apply`, changes them to it (starting an api or a
+    /// reactor only creates what is missing, and never changes what exists).
+    Topology {
+        #[command(flatten)]
+        topology: TopologyConfig,
+        /// The reactors' consumer: seconds a delivery may go unacknowledged.
+        #[arg(long, env = "REACTOR_ACK_WAIT_SECS", default_value_t = 5)]
+        ack_wait_secs: u64,
+        /// The reactors' consumer: deliveries of one command.
+        #[arg(long, env = "REACTOR_MAX_DELIVER", default_value_t = 10)]
+        max_deliver: i64,
+        /// Change what differs (otherwise only say what does).
+        #[arg(value_parser = ["apply"])]
+        apply: Option<String>,
+    },
     /// Writes a self-signed certificate and its key (`cert.pem`, `key.pem`) for
     /// `localhost` and `127.0.0.1`, to try the api's HTTPS and HTTP/2
     /// (`api --tls-cert DIR/cert.pem --tls-key DIR/key.pem`).
@@ -53,7 +69,60 @@ async fn main() -> anyhow::Result<()> {
         Tool::Purge => purge(&cli.nats).await,
         Tool::Sub { what } => sub(&cli.nats, &what).await,
         Tool::Cert { dir } => cert(&dir),
+        Tool::Topology {
+            topology,
+            ack_wait_secs,
+            max_deliver,
+            apply,
+        } => {
+            let mut reactor = herald_reactor::Config::with_nats_url(cli.nats.url.clone());
+            reactor.topology = topology;
+            reactor.ack_wait_secs = ack_wait_secs;
+            reactor.max_deliver = max_deliver;
+            topology_command(&cli.nats, &reactor, apply.is_some()).await
+        }
     }
+}
+
+async fn topology_command(
+    nats: &NatsConfig,
+    reactor: &herald_reactor::Config,
+    apply: bool,
+) -> anyhow::Result<()> {
+    let client = nats.connect("herald-dev", |_| {}).await?;
+    let jetstream = herald_runtime::connection::jetstream(client);
+    let (topology, mut differences) = if apply {
+        let changed = Topology::apply(&jetstream, &reactor.topology).await?;
+        (
+            Topology::open(&jetstream, &reactor.topology).await?.0,
+            changed,
+        )
+    } else {
+        Topology::open(&jetstream, &reactor.topology)
+            .await
+            .context("is NATS running? (task nats)")?
+    };
+    let wanted = herald_reactor::consumer::consumer_config(reactor);
+    if let Ok(consumer) = topology
+        .commands
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(names::REACTOR_CONSUMER)
+        .await
+    {
+        let found =
+            herald_reactor::consumer::consumer_differences(&consumer.cached_info().config, &wanted);
+        if apply && !found.is_empty() {
+            topology.commands.update_consumer(wanted).await?;
+        }
+        differences.extend(found);
+    }
+    let verb = if apply { "changed" } else { "differs" };
+    if differences.is_empty() {
+        println!("the streams, buckets and consumer are as configured");
+    }
+    for difference in differences {
+        println!("{verb}: {difference}");
+    }
+    Ok(())
 }
 
 fn cert(dir: &std::path::Path) -> anyhow::Result<()> {

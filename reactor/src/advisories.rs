@@ -39,13 +39,16 @@ pub async fn follow<R: Records>(
     while !shutdown.is_cancelled() {
         let opened = async {
             advisories
-                .create_consumer(pull::Config {
-                    durable_name: Some(names::ADVISORIES_CONSUMER.into()),
-                    ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
-                    // Retried every 5 s for an hour, then left in the stream (7 days).
-                    max_deliver: 720,
-                    ..Default::default()
-                })
+                .get_or_create_consumer(
+                    names::ADVISORIES_CONSUMER,
+                    pull::Config {
+                        durable_name: Some(names::ADVISORIES_CONSUMER.into()),
+                        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                        // Retried every 5 s for an hour, then left in the stream (7 days).
+                        max_deliver: 720,
+                        ..Default::default()
+                    },
+                )
                 .await
                 .map_err(anyhow::Error::from)?
                 .messages()

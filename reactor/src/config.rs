@@ -30,8 +30,10 @@ pub struct Config {
           value_parser = clap::value_parser!(i64).range(2..))]
     pub max_deliver: i64,
 
-    /// Seconds a delivered command may stay unacknowledged before it is redelivered.
-    #[arg(long, env = "REACTOR_ACK_WAIT_SECS", default_value_t = 30,
+    /// Seconds a delivered command may stay unacknowledged before it is
+    /// redelivered: how soon a command held by a reactor that died goes to another
+    /// (a working reactor tells the server it is alive every half of it).
+    #[arg(long, env = "REACTOR_ACK_WAIT_SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ack_wait_secs: u64,
 }
@@ -45,7 +47,7 @@ impl Config {
             delay_ms: 0,
             concurrency: 64,
             max_deliver: 10,
-            ack_wait_secs: 30,
+            ack_wait_secs: 5,
         }
     }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream::{AckKind, Message, consumer::pull, stream};
 use futures::StreamExt;
 use herald_contract::names;
+use herald_contract::topology::Difference;
 use herald_runtime::{Backoff, error_chain};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
@@ -38,6 +39,10 @@ pub(crate) const REOPEN: Backoff = Backoff::new(Duration::from_millis(100), Dura
 /// The consumer's configuration. `max_ack_pending` bounds what all reactors hold
 /// unacknowledged at once; it is set above one instance's concurrency so several
 /// instances can be busy together.
+///
+/// A consumer that exists is used as it is (its settings are the server's, and
+/// the last delivery is the one it will not repeat); settings that differ from
+/// these are logged, and changed only by `herald-dev topology apply`.
 pub fn consumer_config(config: &Config) -> pull::Config {
     pull::Config {
         durable_name: Some(names::REACTOR_CONSUMER.into()),
@@ -48,6 +53,40 @@ pub fn consumer_config(config: &Config) -> pull::Config {
         max_ack_pending: 10_000,
         ..Default::default()
     }
+}
+
+/// The settings of an existing consumer that differ from `wanted`.
+pub fn consumer_differences(
+    existing: &async_nats::jetstream::consumer::Config,
+    wanted: &pull::Config,
+) -> Vec<Difference> {
+    let mut found = Vec::new();
+    let mut compare = |setting: &'static str, is: String, want: String| {
+        if is != want {
+            found.push(Difference {
+                object: format!("consumer {}", names::REACTOR_CONSUMER),
+                setting,
+                is,
+                wanted: want,
+            });
+        }
+    };
+    compare(
+        "ack wait",
+        format!("{:?}", existing.ack_wait),
+        format!("{:?}", wanted.ack_wait),
+    );
+    compare(
+        "max deliver",
+        existing.max_deliver.to_string(),
+        wanted.max_deliver.to_string(),
+    );
+    compare(
+        "max ack pending",
+        existing.max_ack_pending.to_string(),
+        wanted.max_ack_pending.to_string(),
+    );
+    found
 }
 
 /// Consumes until `shutdown`, then finishes and acknowledges what is in flight.
@@ -61,12 +100,23 @@ pub async fn consume<R: Records>(
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = Tasks::default();
     let mut delays = REOPEN.delays();
+    let mut told = false;
     'reconnect: while !shutdown.is_cancelled() {
         let messages = async {
+            let wanted = consumer_config(config);
             let consumer = commands
-                .create_consumer(consumer_config(config))
+                .get_or_create_consumer(names::REACTOR_CONSUMER, wanted.clone())
                 .await
-                .map_err(|e| anyhow::Error::from(e).context("creating the consumer"))?;
+                .map_err(|e| anyhow::Error::from(e).context("opening the consumer"))?;
+            if !told {
+                told = true;
+                for difference in consumer_differences(&consumer.cached_info().config, &wanted) {
+                    tracing::warn!(
+                        %difference,
+                        "left as it is; `herald-dev topology apply` changes it"
+                    );
+                }
+            }
             // The server's setting counts, not this instance's flag: the last
             // delivery is the one JetStream will not repeat.
             let max_deliver = consumer.cached_info().config.max_deliver;

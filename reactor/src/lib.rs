@@ -39,7 +39,7 @@ pub async fn run(
     let client = config.nats.connect("herald-reactor", |_| {}).await?;
     let jetstream = connection::jetstream(client.clone());
     let Some(topology) =
-        Topology::ensure_until(&jetstream, &config.topology, token.cancelled()).await
+        Topology::open_until(&jetstream, &config.topology, token.cancelled()).await
     else {
         return Ok(());
     };

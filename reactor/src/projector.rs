@@ -5,28 +5,60 @@
 //! [`crate::consumer`] only moves messages. What it reads and writes goes through
 //! [`Records`].
 //!
-//! The projection is idempotent: a redelivered command writes the same location
-//! (its timestamps come from the command, not the clock) and announces the same
-//! notification again, which is what makes at-least-once delivery take effect once.
+//! # One commit point
+//!
+//! A command's outcome is decided once, by one write: the create-if-absent of its
+//! status in the `commands` bucket. Everything else follows from that record and
+//! is written after it, idempotently, by whichever delivery gets there:
+//!
+//! 1. **Decide** (no lasting effect but the name's claim): valid? name free?
+//! 2. **Commit**: create the status. If one exists (an earlier delivery, a write
+//!    whose answer was lost, a reactor that gave up on it), that one stands.
+//! 3. **Project** the recorded outcome: a completed command's location is
+//!    written and its name's claim marked completed; a failed command's claim, if
+//!    it held one, is released.
+//! 4. **Announce** the recorded outcome, then acknowledge.
+//!
+//! So no sequence of timeouts, late answers, redeliveries or reactor deaths can
+//! leave a failed command with a location (a location is written only for a
+//! recorded `completed`), a completed command without one (its next delivery, or
+//! the max-deliveries advisory, finds the record and projects it again), or two
+//! locations with one name (a claim passes to another command only after its
+//! holder's `failed` is recorded, or when the holder left the stream undecided).
+//! The message is acknowledged only after step 4: until then it comes back.
+//!
+//! A transient error anywhere is a retry, never an outcome: only a lost
+//! compare-and-set on a name decides "taken".
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use herald_contract::messages::CommandBody;
-use herald_contract::{Command, CommandStatus, FailureReason, Location, Notification};
+use herald_contract::{
+    Command, CommandState, CommandStatus, FailureReason, Location, Notification,
+};
 use herald_runtime::{Backoff, error_chain};
 use uuid::Uuid;
 
 use crate::delivery::{Delivery, Disposition};
 use crate::lag::Lag;
-use crate::name_index;
+use crate::name_index::{self, Name};
 use crate::records::{Recorded, Records, StoreError};
 
 /// Pauses before a failed command is delivered again: 100 ms doubling to 10 s.
 pub const REDELIVERY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
 
-/// Decides each command's outcome, writes the read model and the command
-/// status, then announces the outcome.
+/// What a delivery came to.
+#[derive(Debug)]
+enum Step {
+    /// The outcome is recorded, projected and announced.
+    Done,
+    /// Another command holds the name and has not decided: look again later.
+    Wait,
+}
+
+/// Decides each command's outcome, records it, projects it into the read model
+/// and announces it.
 #[derive(Debug, Clone)]
 pub struct Projector<R> {
     records: R,
@@ -51,22 +83,36 @@ impl<R: Records> Projector<R> {
             Ok(command) => command,
             Err(error) => return self.unreadable(payload, delivery, &error).await,
         };
-        // A command whose outcome is recorded (redelivered after a lost ack) is
-        // announced again, never decided anew: its outcome stands.
-        let projected = async {
-            if let Some(recorded) = self.recorded(command.id).await? {
-                return self.announce(&recorded).await;
+        let stepped = async {
+            // A redelivered command may have its outcome recorded already (its
+            // acknowledgement was lost, or its reactor died after the commit): that
+            // outcome stands, and is projected and announced again. A first
+            // delivery cannot have one.
+            if delivery.attempt > 1
+                && let Some(recorded) = self.recorded(command.id).await?
+            {
+                self.project(&command, &recorded, None).await?;
+                return Ok(Step::Done);
             }
             if !self.delay.is_zero() {
                 tokio::time::sleep(self.delay).await;
             }
-            let status = self.decide(&command).await?;
-            self.record(&status).await
+            let Some((status, claim)) = self.decide(&command, delivery.is_last()).await? else {
+                return Ok(Step::Wait);
+            };
+            let recorded = self.records.create_status(&status).await?;
+            self.project(&command, &recorded, claim).await?;
+            Ok::<_, StoreError>(Step::Done)
         };
-        match projected.await {
-            Ok(()) => {
+        match stepped.await {
+            Ok(Step::Done) => {
                 self.lag.record(command.accepted_at);
                 Disposition::Ack
+            }
+            Ok(Step::Wait) => {
+                let delay = REDELIVERY.after(attempt(delivery));
+                tracing::debug!(command_id = %command.id, ?delay, "its name is held by an undecided command");
+                Disposition::Retry { delay }
             }
             Err(error) if !delivery.is_last() => retry(command.id, delivery, &error),
             Err(error) => {
@@ -76,8 +122,15 @@ impl<R: Records> Projector<R> {
         }
     }
 
-    /// The outcome the command should have.
-    async fn decide(&self, command: &Command) -> Result<CommandStatus, StoreError> {
+    /// The outcome the command should have, and its name's claim revision if it
+    /// holds the name; `None` to look again later (the name's holder has not
+    /// decided). On the `last` delivery there is no later: a name still held by
+    /// another command is a conflict.
+    async fn decide(
+        &self,
+        command: &Command,
+        last: bool,
+    ) -> Result<Option<(CommandStatus, Option<u64>)>, StoreError> {
         let CommandBody::CreateLocation(new) = &command.body;
         let accepted = Some(command.accepted_at);
         // The api validates too; this guards against other publishers.
@@ -86,46 +139,81 @@ impl<R: Records> Projector<R> {
                 .into_iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect();
-            return Ok(CommandStatus::failed(
-                command.id,
-                accepted,
-                FailureReason::Invalid,
-                errors,
-            ));
+            let failed =
+                CommandStatus::failed(command.id, accepted, FailureReason::Invalid, errors);
+            return Ok(Some((failed, None)));
         }
-        if !name_index::claim(&self.records, new, command.id).await? {
-            let error = format!("a location named {:?} already exists", new.name.trim());
-            return Ok(CommandStatus::failed(
-                command.id,
-                accepted,
-                FailureReason::Conflict,
-                vec![error],
-            ));
+        let conflict = |error: String| {
+            let failed =
+                CommandStatus::failed(command.id, accepted, FailureReason::Conflict, vec![error]);
+            Ok(Some((failed, None)))
+        };
+        let name = new.name.trim();
+        match name_index::claim(&self.records, &new.name_key(), command.id).await? {
+            Name::Ours { revision } => {
+                let location = Location {
+                    id: command.id,
+                    name: new.name.clone(),
+                    category: new.category,
+                    description: new.description.clone(),
+                    created_at: command.accepted_at,
+                };
+                Ok(Some((
+                    CommandStatus::completed(command, location),
+                    Some(revision),
+                )))
+            }
+            Name::Taken => conflict(format!("a location named {name:?} already exists")),
+            Name::Undecided if last => conflict(format!(
+                "a location named {name:?} is being created by another command"
+            )),
+            Name::Undecided => Ok(None),
         }
-        Ok(CommandStatus::completed(
-            command,
-            Location {
-                id: command.id,
-                name: new.name.clone(),
-                category: new.category,
-                description: new.description.clone(),
-                created_at: command.accepted_at,
-            },
-        ))
     }
 
-    /// Writes the resource, then the status, then publishes the notification: a
-    /// client told "completed" finds both in place. The first outcome recorded
-    /// for a command stands; a later, different one is dropped in its favour.
-    async fn record(&self, status: &CommandStatus) -> Result<(), StoreError> {
-        if let Some(location) = &status.resource {
-            self.records.put_location(location).await?;
-        }
-        let stands = self.records.create_status(status).await?;
-        self.announce(&stands).await
+    /// Makes the read model agree with a recorded outcome, then announces it:
+    /// completed, its location written and its name kept; failed, its name (if it
+    /// held it) given back. `claim` is the name's claim revision when the caller
+    /// holds it. Idempotent: every delivery that finds the record does it again.
+    async fn project(
+        &self,
+        command: &Command,
+        recorded: &Recorded,
+        claim: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let CommandBody::CreateLocation(new) = &command.body;
+        let status = &recorded.status;
+        let settle = async {
+            // Only a command that may hold the name has a claim to mark: one that
+            // completed, or one given up on after claiming.
+            let may_hold = claim.is_some()
+                || status.status == CommandState::Completed
+                || status.reason == Some(FailureReason::Unprocessable);
+            if may_hold {
+                name_index::settle(
+                    &self.records,
+                    &new.name_key(),
+                    command.id,
+                    status.status,
+                    claim,
+                )
+                .await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        let locate = async {
+            match (&status.status, &status.resource) {
+                (CommandState::Completed, Some(location)) => {
+                    self.records.put_location(location).await
+                }
+                _ => Ok(()),
+            }
+        };
+        tokio::try_join!(settle, locate)?;
+        self.announce(recorded).await
     }
 
-    /// Publishes the notification of a finished status, with its revision.
+    /// Publishes the notification of a recorded outcome, with its revision.
     async fn announce(&self, recorded: &Recorded) -> Result<(), StoreError> {
         match Notification::for_recorded(&recorded.status, recorded.revision) {
             Some(notification) => self.records.announce(&notification).await,
@@ -160,12 +248,12 @@ impl<R: Records> Projector<R> {
         }
     }
 
-    /// Ends a command that could not be processed. What took effect stands: a
-    /// recorded outcome is announced again, a location already written is recorded
-    /// as completed. Otherwise the command is kept as a dead letter and ends failed
-    /// (its name stays claimed until another command takes it over). If any of
-    /// that fails, it is retried later; on the last delivery JetStream then says
-    /// so in a max-deliveries advisory, which comes back here.
+    /// Ends a command that could not be processed. A recorded outcome stands (and
+    /// is projected and announced again). Otherwise the command is kept as a dead
+    /// letter and `failed` (reason `unprocessable`) is committed like any outcome,
+    /// its name given back; should another delivery commit first, that stands. If
+    /// any of it fails, it is retried later; on the last delivery JetStream then
+    /// says so in a max-deliveries advisory, which comes back here.
     async fn give_up(
         &self,
         command: &Command,
@@ -175,12 +263,7 @@ impl<R: Records> Projector<R> {
     ) -> Disposition {
         let settled = async {
             if let Some(recorded) = self.recorded(command.id).await? {
-                self.announce(&recorded).await?;
-                return Ok(Disposition::Ack);
-            }
-            if let Some(location) = self.records.location(command.id).await? {
-                self.record(&CommandStatus::completed(command, location))
-                    .await?;
+                self.project(command, &recorded, None).await?;
                 return Ok(Disposition::Ack);
             }
             tracing::error!(
@@ -198,8 +281,12 @@ impl<R: Records> Projector<R> {
                 FailureReason::Unprocessable,
                 vec!["the command could not be processed".into()],
             );
-            self.record(&failed).await?;
-            Ok::<_, StoreError>(Disposition::Terminate)
+            let recorded = self.records.create_status(&failed).await?;
+            self.project(command, &recorded, None).await?;
+            Ok::<_, StoreError>(match recorded.status.status {
+                CommandState::Completed => Disposition::Ack,
+                _ => Disposition::Terminate,
+            })
         };
         settled
             .await
@@ -227,7 +314,8 @@ impl<R: Records> Projector<R> {
             if let Some(id) = id {
                 let errors = vec!["the command could not be read".into()];
                 let failed = CommandStatus::failed(id, None, FailureReason::Unprocessable, errors);
-                self.record(&failed).await?;
+                let recorded = self.records.create_status(&failed).await?;
+                self.announce(&recorded).await?;
             }
             Ok::<_, StoreError>(Disposition::Terminate)
         };
@@ -242,8 +330,12 @@ impl<R: Records> Projector<R> {
 #[error("giving up on the command did not complete")]
 pub struct GiveUpError;
 
+fn attempt(delivery: &Delivery) -> u32 {
+    u32::try_from(delivery.attempt).unwrap_or(1)
+}
+
 fn retry(command_id: Uuid, delivery: &Delivery, error: &StoreError) -> Disposition {
-    let delay = REDELIVERY.after(u32::try_from(delivery.attempt).unwrap_or(1));
+    let delay = REDELIVERY.after(attempt(delivery));
     tracing::warn!(
         %command_id,
         attempt = delivery.attempt,

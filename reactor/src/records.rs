@@ -5,18 +5,25 @@
 //! and reads. In production that is NATS ([`NatsRecords`]); the projector's unit
 //! tests use an in-memory store with paused time, so the rules (names, recorded
 //! outcomes, retries, giving up) are tested without real ack waits. The system
-//! tests run the same projector against a real nats-server.
+//! tests run the same projector against real nats-servers, a cluster among them.
+//!
+//! Every read here decides something, so on a cluster it must see every write
+//! acknowledged before it: reads go to the leader ([`herald_runtime::leader`]).
 
 use std::error::Error as StdError;
 
-use async_nats::jetstream::kv;
-use herald_contract::{CommandStatus, Location, Notification, Topology};
+use async_nats::jetstream::{kv, stream};
+use herald_contract::messages::CommandBody;
+use herald_contract::{CommandStatus, Location, Notification, Topology, names};
+use herald_runtime::leader;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::dead_letters::DeadLetters;
 use crate::delivery::Delivery;
 
-/// A read or write that did not happen; always worth another try.
+/// A read or write that did not happen; always worth another try, never a
+/// business outcome.
 #[derive(Debug, thiserror::Error)]
 #[error("could not {what}")]
 pub struct StoreError {
@@ -42,14 +49,25 @@ pub struct Recorded {
     pub revision: u64,
 }
 
-/// Who holds a name in the name index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NameClaim {
-    /// The claim was written for the asking command.
+/// Where a name's claim stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimState {
+    /// Its holder is deciding, or has decided and not yet marked it.
     Claimed,
-    /// Another entry is there: the command holding it, and the entry's revision
-    /// (for a compare-and-set take-over).
-    HeldBy { holder: String, revision: u64 },
+    /// Its holder completed: the name is taken for good.
+    Completed,
+    /// Its holder failed and gave it back: the next claimant takes it.
+    Released,
+}
+
+/// A name's entry in the `location_names` bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub holder: Uuid,
+    pub state: ClaimState,
+    /// The entry's revision, for a compare-and-set.
+    pub revision: u64,
 }
 
 /// The reactor's storage: statuses, locations, the name index, notifications and
@@ -60,17 +78,12 @@ pub trait Records: Clone + Send + Sync + 'static {
     -> impl Future<Output = Result<Option<Recorded>, StoreError>> + Send;
 
     /// Records `status` unless the command has one, and answers the status that
-    /// stands: this one, or the one recorded before.
+    /// stands: this one, or the one recorded before. The one commit point of an
+    /// outcome.
     fn create_status(
         &self,
         status: &CommandStatus,
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
-
-    /// The location with this id, if written.
-    fn location(
-        &self,
-        id: Uuid,
-    ) -> impl Future<Output = Result<Option<Location>, StoreError>> + Send;
 
     /// Writes (or writes again, identically) a location.
     fn put_location(
@@ -78,21 +91,29 @@ pub trait Records: Clone + Send + Sync + 'static {
         location: &Location,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Claims name `key` for `command_id` if nobody holds it.
-    fn claim_name(
-        &self,
-        key: &str,
-        command_id: Uuid,
-    ) -> impl Future<Output = Result<NameClaim, StoreError>> + Send;
+    /// The claim of name `key`, if anybody ever claimed it.
+    fn claim(&self, key: &str) -> impl Future<Output = Result<Option<Claim>, StoreError>> + Send;
 
-    /// Hands name `key` to `command_id` if its entry is still at `revision`;
-    /// `false` if somebody changed it first.
-    fn take_over_name(
+    /// Claims name `key` for `holder` if nobody ever did: the claim's revision, or
+    /// `None` if somebody did.
+    fn create_claim(
         &self,
         key: &str,
-        command_id: Uuid,
+        holder: Uuid,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Sets name `key`'s claim to `holder` and `state` if its entry is still at
+    /// `revision`; `false` if somebody changed it first.
+    fn set_claim(
+        &self,
+        key: &str,
+        holder: Uuid,
+        state: ClaimState,
         revision: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether command `id` is in the `COMMANDS` stream (not past its retention).
+    fn command_exists(&self, id: Uuid) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Publishes a notification on its command's subject.
     fn announce(
@@ -111,13 +132,14 @@ pub trait Records: Clone + Send + Sync + 'static {
 }
 
 /// [`Records`] in NATS: the `commands`, `locations` and `location_names`
-/// buckets, core notifications, and the `DEAD_COMMANDS` stream.
+/// buckets, the `COMMANDS` stream, core notifications, and `DEAD_COMMANDS`.
 #[derive(Debug, Clone)]
 pub struct NatsRecords {
     client: async_nats::Client,
     statuses: kv::Store,
     locations: kv::Store,
     names: kv::Store,
+    commands: stream::Stream,
     dead_letters: DeadLetters,
 }
 
@@ -128,48 +150,50 @@ impl NatsRecords {
             statuses: topology.statuses.clone(),
             locations: topology.locations.clone(),
             names: topology.names.clone(),
+            commands: topology.commands.clone(),
             dead_letters: DeadLetters::new(topology.jetstream.clone()),
         }
     }
 }
 
-fn encode(what: &'static str, value: &impl serde::Serialize) -> Result<bytes::Bytes, StoreError> {
+fn encode(what: &'static str, value: &impl Serialize) -> Result<bytes::Bytes, StoreError> {
     serde_json::to_vec(value)
         .map(Into::into)
         .map_err(|error| StoreError::new(what, error))
 }
 
-/// A stored JSON value; one that does not decode counts as absent (it was not
-/// written by this version, and deciding anew is the safe way out).
-async fn get_json<T: serde::de::DeserializeOwned>(
-    bucket: &kv::Store,
-    what: &'static str,
-    id: Uuid,
-) -> Result<Option<T>, StoreError> {
-    let bytes = bucket
-        .get(id.to_string())
-        .await
-        .map_err(|error| StoreError::new(what, error))?;
-    Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+/// A claim's value in the bucket.
+#[derive(Debug, Serialize, Deserialize)]
+struct ClaimValue {
+    holder: Uuid,
+    state: ClaimState,
+}
+
+impl ClaimValue {
+    /// Decodes a claim; a bare command id is how claims were first written.
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok().or_else(|| {
+            let holder = Uuid::try_parse(std::str::from_utf8(bytes).ok()?.trim()).ok()?;
+            Some(Self {
+                holder,
+                state: ClaimState::Claimed,
+            })
+        })
+    }
 }
 
 impl Records for NatsRecords {
     async fn status(&self, id: Uuid) -> Result<Option<Recorded>, StoreError> {
-        let entry = self
-            .statuses
-            .entry(id.to_string())
+        let entry = leader::entry(&self.statuses, &id.to_string())
             .await
             .map_err(|error| StoreError::new("read a recorded status", error))?;
-        Ok(entry
-            .filter(|entry| entry.operation == kv::Operation::Put)
-            .and_then(|entry| {
-                // One that does not decode was not written by this version: as absent.
-                let status = serde_json::from_slice(&entry.value).ok()?;
-                Some(Recorded {
-                    status,
-                    revision: entry.revision,
-                })
-            }))
+        // One that does not decode was not written by this version: as absent.
+        Ok(entry.and_then(|entry| {
+            Some(Recorded {
+                status: serde_json::from_slice(&entry.value).ok()?,
+                revision: entry.revision,
+            })
+        }))
     }
 
     async fn create_status(&self, status: &CommandStatus) -> Result<Recorded, StoreError> {
@@ -179,18 +203,17 @@ impl Records for NatsRecords {
                 status: status.clone(),
                 revision,
             }),
+            // Recorded before (by an attempt whose answer was lost, or another
+            // delivery): that one stands. `create` reads the key after a failed
+            // write, so a timeout can come back as "exists" too: read it from the
+            // leader to know which.
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {
-                // Recorded meanwhile: that one stands.
                 self.status(status.id).await?.ok_or_else(|| {
-                    StoreError::new("read the status recorded first", "it does not decode")
+                    StoreError::new("read the status recorded first", "it is not there")
                 })
             }
             Err(error) => Err(StoreError::new("record a status", error)),
         }
-    }
-
-    async fn location(&self, id: Uuid) -> Result<Option<Location>, StoreError> {
-        get_json(&self.locations, "read a location", id).await
     }
 
     async fn put_location(&self, location: &Location) -> Result<(), StoreError> {
@@ -202,48 +225,66 @@ impl Records for NatsRecords {
             .map_err(|error| StoreError::new("write a location", error))
     }
 
-    async fn claim_name(&self, key: &str, command_id: Uuid) -> Result<NameClaim, StoreError> {
-        // Twice at most: a holder's entry vanishes between the create and the read
-        // only if the bucket was purged by hand.
-        for _ in 0..2 {
-            match self.names.create(key, command_id.to_string().into()).await {
-                Ok(_) => return Ok(NameClaim::Claimed),
-                Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
-                Err(error) => return Err(StoreError::new("claim a name", error)),
-            }
-            let entry = self
-                .names
-                .entry(key)
-                .await
-                .map_err(|error| StoreError::new("read a name's holder", error))?;
-            if let Some(entry) = entry {
-                return Ok(NameClaim::HeldBy {
-                    holder: String::from_utf8_lossy(&entry.value).into_owned(),
-                    revision: entry.revision,
-                });
-            }
-        }
-        Err(StoreError::new(
-            "claim a name",
-            "its entry vanished twice between the claim and the read",
-        ))
+    async fn claim(&self, key: &str) -> Result<Option<Claim>, StoreError> {
+        let entry = leader::entry(&self.names, key)
+            .await
+            .map_err(|error| StoreError::new("read a name's claim", error))?;
+        Ok(entry.and_then(|entry| {
+            let value = ClaimValue::decode(&entry.value)?;
+            Some(Claim {
+                holder: value.holder,
+                state: value.state,
+                revision: entry.revision,
+            })
+        }))
     }
 
-    async fn take_over_name(
+    async fn create_claim(&self, key: &str, holder: Uuid) -> Result<Option<u64>, StoreError> {
+        let value = encode(
+            "encode a claim",
+            &ClaimValue {
+                holder,
+                state: ClaimState::Claimed,
+            },
+        )?;
+        match self.names.create(key, value).await {
+            Ok(revision) => Ok(Some(revision)),
+            // Whether it was somebody else, or this very write whose answer was
+            // lost, the caller reads the claim and sees.
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => Ok(None),
+            Err(error) => Err(StoreError::new("claim a name", error)),
+        }
+    }
+
+    async fn set_claim(
         &self,
         key: &str,
-        command_id: Uuid,
+        holder: Uuid,
+        state: ClaimState,
         revision: u64,
     ) -> Result<bool, StoreError> {
-        match self
-            .names
-            .update(key, command_id.to_string().into(), revision)
-            .await
-        {
+        let value = encode("encode a claim", &ClaimValue { holder, state })?;
+        match self.names.update(key, value, revision).await {
             Ok(_) => Ok(true),
             Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-            Err(error) => Err(StoreError::new("take a name over", error)),
+            Err(error) => Err(StoreError::new("change a name's claim", error)),
         }
+    }
+
+    async fn command_exists(&self, id: Uuid) -> Result<bool, StoreError> {
+        for kind in CommandBody::KINDS {
+            let subject = names::command_subject(kind, id);
+            match self
+                .commands
+                .get_last_raw_message_by_subject(&subject)
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {}
+                Err(error) => return Err(StoreError::new("look a command up", error)),
+            }
+        }
+        Ok(false)
     }
 
     async fn announce(&self, notification: &Notification) -> Result<(), StoreError> {
@@ -270,3 +311,23 @@ impl Records for NatsRecords {
 
 #[cfg(test)]
 pub(crate) mod memory;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_reads_as_written_and_as_first_written() {
+        let holder = Uuid::now_v7();
+        let written = serde_json::to_vec(&ClaimValue {
+            holder,
+            state: ClaimState::Completed,
+        })
+        .expect("JSON");
+        let read = ClaimValue::decode(&written).expect("decodes");
+        assert_eq!((read.holder, read.state), (holder, ClaimState::Completed));
+        let bare = ClaimValue::decode(holder.to_string().as_bytes()).expect("decodes");
+        assert_eq!((bare.holder, bare.state), (holder, ClaimState::Claimed));
+        assert!(ClaimValue::decode(b"nonsense").is_none());
+    }
+}

@@ -116,14 +116,23 @@ async fn a_duplicate_name_under_prefer_wait_is_a_409() {
 }
 
 #[tokio::test]
-async fn a_read_model_that_cannot_be_written_ends_in_retries_then_a_dead_letter() {
+async fn an_outcome_that_cannot_be_recorded_ends_failed_once_it_can_and_gives_its_name_back() {
     let stack = warmed_up(3).await;
     let jetstream = stack.jetstream().await;
-    // Make the read model unwritable: a bucket refuses values over its size limit.
-    limit_message_size(&jetstream, "KV_locations", 1).await;
-
+    // The outcome cannot be recorded: a bucket refuses values over its size limit.
+    limit_message_size(&jetstream, "KV_commands", 1).await;
     let id = stack.create_location("Unwritable").await;
-    let event = stack.outcome(id).await;
+    let mut events = stack.open_events(id).await;
+    // Deliveries run out with nothing recorded, so nothing is told.
+    events.assert_quiet(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        stack.get(&format!("/api/locations/{id}")).await.status(),
+        404
+    );
+    limit_message_size(&jetstream, "KV_commands", -1).await;
+
+    // JetStream's max-deliveries advisory comes back to a reactor, which gives up.
+    let event = events.next_event().await.expect("an outcome");
     assert_eq!(event.event, "failed");
     assert_eq!(event.data["reason"], "unprocessable");
     assert_eq!(
@@ -140,19 +149,47 @@ async fn a_read_model_that_cannot_be_written_ends_in_retries_then_a_dead_letter(
         .get_last_raw_message_by_subject(&format!("dead.commands.create_location.{id}"))
         .await
         .expect("a dead letter");
-    assert_eq!(
-        letter.headers.get("Herald-Deliveries").map(|v| v.as_str()),
-        Some("3")
-    );
     assert!(letter.headers.get("Herald-Error").is_some());
     let command: Value = serde_json::from_slice(&letter.payload).expect("the command");
     assert_eq!(command["id"], id.to_string());
 
-    // The failed command gave its name back: once the read model can be written
-    // again, a new command with the same name completes.
-    limit_message_size(&jetstream, "KV_locations", -1).await;
+    // It gave its name back: a new command with the same name completes.
     let again = stack.create_location("Unwritable").await;
     assert_eq!(stack.outcome(again).await.event, "completed");
+}
+
+#[tokio::test]
+async fn a_completion_whose_location_cannot_be_written_is_told_once_it_is() {
+    let stack = warmed_up(3).await;
+    let jetstream = stack.jetstream().await;
+    limit_message_size(&jetstream, "KV_locations", 1).await;
+    let id = stack.create_location("Halfway").await;
+    let mut events = stack.open_events(id).await;
+    // Completed is recorded, but nobody is told before the location is there.
+    eventually(PATIENCE, "the outcome is recorded", || async {
+        let status: Value = stack
+            .get(&format!("/api/commands/{id}"))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        (status["status"] == "completed").then_some(())
+    })
+    .await;
+    events.assert_quiet(std::time::Duration::from_secs(1)).await;
+    limit_message_size(&jetstream, "KV_locations", -1).await;
+
+    let event = events.next_event().await.expect("an outcome");
+    assert_eq!(event.event, "completed");
+    assert_eq!(
+        stack.get(&format!("/api/locations/{id}")).await.status(),
+        200
+    );
+    // It keeps its name.
+    let again = stack.create_location("halfway").await;
+    let event = stack.outcome(again).await;
+    assert_eq!(event.event, "failed");
+    assert_eq!(event.data["reason"], "conflict");
 }
 
 #[tokio::test]
@@ -249,30 +286,6 @@ async fn a_command_whose_reactors_all_die_ends_failed_when_deliveries_run_out() 
         .map(|v| v.as_str().to_owned())
         .unwrap_or_default();
     assert!(error.contains("died or stalled"), "{error}");
-}
-
-#[tokio::test]
-async fn a_command_whose_location_was_written_completes_and_keeps_its_name() {
-    let stack = warmed_up(2).await;
-    let jetstream = stack.jetstream().await;
-    // The location can be written, its status cannot: every delivery fails
-    // after the location is in place.
-    limit_message_size(&jetstream, "KV_commands", 1).await;
-    let id = stack.create_location("Halfway").await;
-    let mut events = stack.open_events(id).await;
-    eventually(PATIENCE, "the location is written", || async {
-        (stack.get(&format!("/api/locations/{id}")).await.status() == 200).then_some(())
-    })
-    .await;
-    limit_message_size(&jetstream, "KV_commands", -1).await;
-
-    // It took effect, so it ends completed (never failed), and keeps its name.
-    let event = events.next_event().await.expect("an outcome");
-    assert_eq!(event.event, "completed");
-    let again = stack.create_location("halfway").await;
-    let event = stack.outcome(again).await;
-    assert_eq!(event.event, "failed");
-    assert_eq!(event.data["reason"], "conflict");
 }
 
 #[tokio::test]

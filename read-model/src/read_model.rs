@@ -33,7 +33,7 @@ pub enum ReadError {
         bucket: &'static str,
         key: String,
         #[source]
-        source: kv::EntryError,
+        source: Box<herald_runtime::leader::LeaderReadError>,
     },
     #[error("the {what} view is still loading")]
     Loading { what: &'static str },
@@ -151,14 +151,24 @@ impl ReadModel {
         .map(|_| ())
     }
 
-    /// One location, if it exists.
+    /// One location, if it exists (read from the leader: a client told that its
+    /// command completed finds it).
+    ///
+    /// A command's outcome is committed by its status, and its location written
+    /// after that: between the two (its reactor is there, or died there) the
+    /// recorded status holds the location, and answers for it.
     pub async fn location(&self, id: Uuid) -> Result<Option<Location>, ReadError> {
-        get_json(
-            &self.handles().await?.locations,
-            names::LOCATIONS_BUCKET,
-            id,
-        )
-        .await
+        let handles = self.handles().await?;
+        if let Some((location, _)) =
+            leader_json(&handles.locations, names::LOCATIONS_BUCKET, id).await?
+        {
+            return Ok(Some(location));
+        }
+        Ok(self
+            .recorded(id)
+            .await?
+            .filter(|known| known.status.status == CommandState::Completed)
+            .and_then(|known| known.status.resource))
     }
 
     /// Up to `limit` locations older than `before` (or the newest), newest first.
@@ -205,38 +215,21 @@ impl ReadModel {
         Ok(self.recorded(id).await?.map(|known| known.status))
     }
 
-    /// A command's recorded status with its revision in the bucket.
+    /// A command's recorded status with its revision in the bucket, read from the
+    /// leader.
     async fn recorded(&self, id: Uuid) -> Result<Option<StatusAt>, ReadError> {
-        let key = id.to_string();
-        let entry = self
-            .handles()
+        let statuses = &self.handles().await?.statuses;
+        Ok(leader_json(statuses, names::COMMANDS_BUCKET, id)
             .await?
-            .statuses
-            .entry(key.as_str())
-            .await
-            .map_err(|source| ReadError::Entry {
-                bucket: names::COMMANDS_BUCKET,
-                key: key.clone(),
-                source,
-            })?;
-        match entry {
-            Some(entry) if entry.operation == kv::Operation::Put => {
-                let status = decode(&entry.value, || format!("{}/{key}", names::COMMANDS_BUCKET))?;
-                Ok(Some(StatusAt {
-                    status,
-                    revision: Some(entry.revision),
-                }))
-            }
-            _ => Ok(None),
-        }
+            .map(|(status, revision)| StatusAt {
+                status,
+                revision: Some(revision),
+            }))
     }
 
     /// What is known of a command: its recorded status; `pending` while it waits in
-    /// the stream; `None` if it was never accepted.
-    ///
-    /// Statuses expire (the bucket's TTL) while the command stays in the stream, so
-    /// a command found in the stream whose location exists is reported completed
-    /// rather than pending forever.
+    /// the stream; `None` if it was never accepted, or is older than the retention
+    /// horizon (its message and, a little later, its status are gone).
     pub async fn status_or_pending(&self, id: Uuid) -> Result<Option<CommandStatus>, ReadError> {
         Ok(self.status_at(id).await?.map(|known| known.status))
     }
@@ -256,21 +249,18 @@ impl ReadModel {
         if let Some(recorded) = self.recorded(id).await? {
             return Ok(Some(recorded));
         }
-        let known = |status, resource| CommandStatus {
-            id,
-            status,
-            resource,
-            reason: None,
-            errors: Vec::new(),
-            accepted_at: command.accepted_at,
-            completed_at: None,
-        };
-        let status = match self.location(id).await? {
-            Some(location) => known(CommandState::Completed, Some(location)),
-            None => known(CommandState::Pending, None),
-        };
+        // In the stream with no outcome recorded: pending. (Statuses outlive the
+        // commands in the stream, so none expired while its command stayed.)
         Ok(Some(StatusAt {
-            status,
+            status: CommandStatus {
+                id,
+                status: CommandState::Pending,
+                resource: None,
+                reason: None,
+                errors: Vec::new(),
+                accepted_at: command.accepted_at,
+                completed_at: None,
+            },
             revision: None,
         }))
     }
@@ -303,19 +293,24 @@ fn missing<E: std::error::Error + Send + Sync + 'static>(
     }
 }
 
-async fn get_json<T: DeserializeOwned>(
+/// The value of key `id` in `bucket` (named `name`), read from its leader, with
+/// its revision.
+async fn leader_json<T: DeserializeOwned>(
     bucket: &kv::Store,
     name: &'static str,
     id: Uuid,
-) -> Result<Option<T>, ReadError> {
+) -> Result<Option<(T, u64)>, ReadError> {
     let key = id.to_string();
-    match bucket.get(key.as_str()).await {
-        Ok(Some(bytes)) => decode(&bytes, || format!("{name}/{key}")).map(Some),
+    match herald_runtime::leader::entry(bucket, &key).await {
+        Ok(Some(entry)) => {
+            let value = decode(&entry.value, || format!("{name}/{key}"))?;
+            Ok(Some((value, entry.revision)))
+        }
         Ok(None) => Ok(None),
         Err(source) => Err(ReadError::Entry {
             bucket: name,
             key,
-            source,
+            source: Box::new(source),
         }),
     }
 }

@@ -56,7 +56,7 @@ async fn bucket(server: &NatsServer) -> (jetstream::Context, kv::Store) {
         .await
         .expect("connect to the test server");
     let jetstream = jetstream::new(client);
-    let topology = Topology::ensure(&jetstream, &TopologyConfig::default())
+    let (topology, _) = Topology::open(&jetstream, &TopologyConfig::default())
         .await
         .expect("create the stream and buckets");
     (jetstream, topology.locations)

@@ -8,6 +8,11 @@ use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 /// Kept under 2 s so the api can answer 503 within the 2 s DESIGN.md promises.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// How often the client pings its server. Three pings unanswered (about 3 s) and
+/// the connection counts as lost: a frozen or cut-off node is left for another of
+/// the cluster in seconds, not when it comes back.
+pub const PING_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A JetStream context whose requests give up after [`REQUEST_TIMEOUT`].
 pub fn jetstream(client: Client) -> async_nats::jetstream::Context {
     async_nats::jetstream::ContextBuilder::new()
@@ -58,6 +63,7 @@ impl NatsConfig {
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
             .request_timeout(Some(REQUEST_TIMEOUT))
+            .ping_interval(PING_INTERVAL)
             // Cap reconnect back-off low: a restarted server should be used within a second.
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis((attempts as u64 * 100).min(1_000))

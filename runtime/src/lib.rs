@@ -3,13 +3,15 @@
 //! - [`process`]: logging, the signal that ends a process, and one cancellation
 //!   token every loop watches;
 //! - [`connection`]: connecting to NATS the same way from every binary;
-//! - [`backoff`]: the one way Herald waits between attempts, and retries.
+//! - [`backoff`]: the one way Herald waits between attempts, and retries;
+//! - [`leader`]: reads that must see the writes before them, on a cluster too.
 //!
 //! The api and the reactor are thin over this: their `main` reads the config,
 //! starts tracing and hands a shutdown future to their `run`.
 
 pub mod backoff;
 pub mod connection;
+pub mod leader;
 pub mod process;
 
 pub use backoff::{Backoff, Delays, Stopped, retry};

@@ -88,7 +88,8 @@ pub struct GroupQuery {
     get,
     path = "/api/commands/events",
     tag = "commands",
-    params(("ids" = String, Query, pattern = r"^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,99}$",
+    params(("ids" = String, Query,
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,99}$",
         description = "1–100 command ids, comma-separated")),
     responses(
         (status = 200, description = "`text/event-stream`: per command one event named `completed` or `failed` (data: the Notification, id: the notification id) or `unknown` (data: `{\"command_id\"}`), then the stream ends. Comment heartbeats while waiting.",

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::records::memory::MemoryRecords;
+use crate::records::{Claim, ClaimState, Recorded};
 
 fn command(name: &str) -> Command {
     Command::new(CommandBody::CreateLocation(NewLocation {
@@ -45,24 +46,63 @@ fn status(records: &MemoryRecords, command: &Command) -> CommandStatus {
     records.state().statuses[&command.id].status.clone()
 }
 
+fn claim_state(records: &MemoryRecords, name: &str) -> Option<(Uuid, ClaimState)> {
+    let key = NewLocation {
+        name: name.into(),
+        category: Category::Town,
+        description: String::new(),
+    }
+    .name_key();
+    records
+        .state()
+        .names
+        .get(&key)
+        .map(|claim| (claim.holder, claim.state))
+}
+
 #[tokio::test(start_paused = true)]
-async fn a_new_command_writes_its_location_and_status_then_announces() {
+async fn a_new_command_records_its_outcome_then_writes_its_location_then_announces() {
     let records = MemoryRecords::default();
     let lisbon = command("Lisbon");
     assert_eq!(handle(&records, &lisbon, 1).await, Disposition::Ack);
-    let state = records.state();
-    assert_eq!(state.locations[&lisbon.id].name, "Lisbon");
+    {
+        let state = records.state();
+        assert_eq!(state.locations[&lisbon.id].name, "Lisbon");
+        assert_eq!(
+            state.statuses[&lisbon.id].status.status,
+            CommandState::Completed
+        );
+        assert_eq!(state.announced.len(), 1);
+        assert_eq!(state.announced[0].command_id, lisbon.id);
+        assert_eq!(
+            state.announced[0].revision,
+            Some(state.statuses[&lisbon.id].revision)
+        );
+        assert!(state.dead_letters.is_empty());
+    }
     assert_eq!(
-        state.statuses[&lisbon.id].status.status,
-        CommandState::Completed
+        claim_state(&records, "Lisbon"),
+        Some((lisbon.id, ClaimState::Completed))
     );
-    assert_eq!(state.announced.len(), 1);
-    assert_eq!(state.announced[0].command_id, lisbon.id);
-    assert_eq!(
-        state.announced[0].revision,
-        Some(state.statuses[&lisbon.id].revision)
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_location_is_written_before_its_outcome_is_recorded() {
+    let records = MemoryRecords::default();
+    let porto = command("Porto");
+    records.fail("create_status", 1);
+    assert!(matches!(
+        handle(&records, &porto, 1).await,
+        Disposition::Retry { .. }
+    ));
+    assert!(
+        records.state().locations.is_empty(),
+        "nothing before the commit"
     );
-    assert!(state.dead_letters.is_empty());
+    assert!(records.state().announced.is_empty());
+    assert_eq!(handle(&records, &porto, 2).await, Disposition::Ack);
+    assert_eq!(status(&records, &porto).status, CommandState::Completed);
+    assert!(records.state().locations.contains_key(&porto.id));
 }
 
 #[tokio::test(start_paused = true)]
@@ -77,26 +117,44 @@ async fn the_artificial_delay_is_spent_before_deciding() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_recorded_outcome_stands_and_is_announced_again() {
+async fn a_recorded_outcome_stands_and_is_projected_and_announced_again() {
     let records = MemoryRecords::default();
     let braga = command("Braga");
-    let failed = CommandStatus::failed(braga.id, None, FailureReason::Conflict, vec!["no".into()]);
-    let recorded = crate::records::Recorded {
-        status: failed.clone(),
-        revision: 41,
-    };
-    records.state().statuses.insert(braga.id, recorded);
+    assert_eq!(handle(&records, &braga, 1).await, Disposition::Ack);
+    // Its reactor died after the commit: no location, no notification, unmarked claim.
+    {
+        let mut state = records.state();
+        state.locations.clear();
+        state.announced.clear();
+    }
     assert_eq!(handle(&records, &braga, 2).await, Disposition::Ack);
     let state = records.state();
-    assert_eq!(state.statuses[&braga.id].status, failed, "not decided anew");
-    assert!(state.locations.is_empty());
+    assert!(state.locations.contains_key(&braga.id), "projected again");
     assert_eq!(state.announced.len(), 1);
-    assert_eq!(state.announced[0].status, CommandState::Failed);
     assert_eq!(
         state.announced[0].revision,
-        Some(41),
-        "with its recorded revision"
+        Some(state.statuses[&braga.id].revision)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recorded_failure_is_never_decided_anew() {
+    let records = MemoryRecords::default();
+    let faro = command("Faro");
+    let failed = CommandStatus::failed(faro.id, None, FailureReason::Conflict, vec!["no".into()]);
+    records.state().statuses.insert(
+        faro.id,
+        Recorded {
+            status: failed.clone(),
+            revision: 41,
+        },
+    );
+    assert_eq!(handle(&records, &faro, 2).await, Disposition::Ack);
+    let state = records.state();
+    assert_eq!(state.statuses[&faro.id].status, failed);
+    assert!(state.locations.is_empty());
+    assert_eq!(state.announced[0].status, CommandState::Failed);
+    assert_eq!(state.announced[0].revision, Some(41));
 }
 
 #[tokio::test(start_paused = true)]
@@ -107,79 +165,152 @@ async fn a_taken_name_is_a_conflict_but_not_for_its_own_holder() {
     let second = command("  éVORA ");
     assert_eq!(handle(&records, &second, 1).await, Disposition::Ack);
     let conflict = status(&records, &second);
-    assert_eq!(conflict.status, CommandState::Failed);
     assert_eq!(conflict.reason, Some(FailureReason::Conflict));
     assert_eq!(
         conflict.errors,
         [r#"a location named "éVORA" already exists"#]
     );
-
-    // The holder's claim survives losing its status (say, a purge): redelivered,
-    // it finds its own claim and completes again rather than conflict with itself.
+    // The holder finds its own claim: redelivered, it is not in conflict with itself.
     records.state().statuses.remove(&first.id);
     assert_eq!(handle(&records, &first, 2).await, Disposition::Ack);
     assert_eq!(status(&records, &first).status, CommandState::Completed);
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_name_of_a_holder_that_failed_is_taken_over() {
+async fn a_completed_holders_name_stays_taken_when_its_status_is_gone() {
+    let records = MemoryRecords::default();
+    let first = command("Sines");
+    assert_eq!(handle(&records, &first, 1).await, Disposition::Ack);
+    // Statuses expire; the claim says how its holder ended.
+    records.state().statuses.remove(&first.id);
+    let second = command("Sines");
+    assert_eq!(handle(&records, &second, 1).await, Disposition::Ack);
+    assert_eq!(
+        status(&records, &second).reason,
+        Some(FailureReason::Conflict)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_still_deciding_is_waited_for_and_a_conflict_only_at_the_end() {
+    let records = MemoryRecords::default();
+    let holder = command("Tomar");
+    // The holder claimed the name and has recorded nothing yet.
+    records.fail("create_status", 1);
+    assert!(matches!(
+        handle(&records, &holder, 1).await,
+        Disposition::Retry { .. }
+    ));
+    let second = command("Tomar");
+    assert_eq!(
+        handle(&records, &second, 1).await,
+        Disposition::Retry {
+            delay: Duration::from_millis(100)
+        }
+    );
+    assert!(
+        !records.state().statuses.contains_key(&second.id),
+        "not decided"
+    );
+    // On its last delivery there is no later: the name is in use.
+    assert_eq!(handle(&records, &second, 3).await, Disposition::Ack);
+    let failed = status(&records, &second);
+    assert_eq!(failed.reason, Some(FailureReason::Conflict));
+    assert!(failed.errors[0].contains("being created by another command"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_holder_gives_its_name_back() {
     let records = MemoryRecords::default();
     let first = command("Sintra");
-    // The first holder claims the name, then fails without a location.
-    records.fail("put_location", 1);
-    let exhausted = handle(&records, &first, 3).await;
-    assert_eq!(exhausted, Disposition::Terminate);
+    // Claims the name, then cannot record anything, not even its giving up.
+    records.fail("create_status", 2);
+    assert!(matches!(
+        handle(&records, &first, 3).await,
+        Disposition::Retry { .. }
+    ));
+    // The advisory settles it: failed, the claim released.
+    projector(&records)
+        .exhausted(&payload(&first), &delivery(&first, 3, 3))
+        .await
+        .expect("settled");
     assert_eq!(
         status(&records, &first).reason,
         Some(FailureReason::Unprocessable)
     );
+    assert_eq!(
+        claim_state(&records, "Sintra"),
+        Some((first.id, ClaimState::Released))
+    );
+    assert_eq!(records.state().dead_letters.len(), 1);
 
     let second = command("Sintra");
     assert_eq!(handle(&records, &second, 1).await, Disposition::Ack);
     assert_eq!(status(&records, &second).status, CommandState::Completed);
-    let key = NewLocation {
-        name: "Sintra".into(),
-        category: Category::Town,
-        description: String::new(),
-    }
-    .name_key();
-    assert_eq!(records.state().names[&key].0, second.id.to_string());
+    assert_eq!(
+        claim_state(&records, "Sintra"),
+        Some((second.id, ClaimState::Completed))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_that_left_the_stream_undecided_loses_its_name() {
+    let records = MemoryRecords::default();
+    let gone = command("Lagos");
+    records.fail("create_status", 1);
+    assert!(matches!(
+        handle(&records, &gone, 1).await,
+        Disposition::Retry { .. }
+    ));
+    records.state().expired.insert(gone.id);
+    let second = command("Lagos");
+    assert_eq!(handle(&records, &second, 1).await, Disposition::Ack);
+    assert_eq!(status(&records, &second).status, CommandState::Completed);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_transient_failure_is_retried_with_growing_pauses_never_decided() {
     let records = MemoryRecords::default();
-    let faro = command("Faro");
-    records.fail("put_location", 2);
+    let viseu = command("Viseu");
+    records.fail("create_claim", 2);
     assert_eq!(
-        handle(&records, &faro, 1).await,
+        handle(&records, &viseu, 1).await,
         Disposition::Retry {
             delay: Duration::from_millis(100)
         }
     );
     assert_eq!(
-        handle(&records, &faro, 2).await,
+        handle(&records, &viseu, 2).await,
         Disposition::Retry {
             delay: Duration::from_millis(200)
         }
     );
     assert!(records.state().statuses.is_empty(), "nothing decided yet");
-    assert_eq!(handle(&records, &faro, 3).await, Disposition::Ack);
-    assert_eq!(status(&records, &faro).status, CommandState::Completed);
+    assert_eq!(handle(&records, &viseu, 3).await, Disposition::Ack);
+    assert_eq!(status(&records, &viseu).status, CommandState::Completed);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failed_take_over_write_is_retried_not_a_conflict() {
+async fn a_failed_take_over_or_claim_read_is_retried_not_a_conflict() {
     let records = MemoryRecords::default();
-    let first = command("Tomar");
-    records.fail("put_location", 1);
-    assert_eq!(handle(&records, &first, 3).await, Disposition::Terminate);
-    let second = command("Tomar");
-    records.fail("take_over_name", 1);
-    assert!(matches!(
-        handle(&records, &second, 1).await,
-        Disposition::Retry { .. }
-    ));
+    let first = command("Beja");
+    let released = Claim {
+        holder: first.id,
+        state: ClaimState::Released,
+        revision: 1,
+    };
+    let key = match &first.body {
+        CommandBody::CreateLocation(new) => new.name_key(),
+    };
+    records.state().names.insert(key, released);
+    let second = command("Beja");
+    for operation in ["claim", "set_claim"] {
+        records.fail(operation, 1);
+        assert!(matches!(
+            handle(&records, &second, 1).await,
+            Disposition::Retry { .. }
+        ));
+    }
     assert_eq!(handle(&records, &second, 2).await, Disposition::Ack);
     assert_eq!(status(&records, &second).status, CommandState::Completed);
 }
@@ -187,11 +318,11 @@ async fn a_failed_take_over_write_is_retried_not_a_conflict() {
 #[tokio::test(start_paused = true)]
 async fn the_last_delivery_gives_up_with_a_dead_letter_and_a_failure() {
     let records = MemoryRecords::default();
-    let beja = command("Beja");
-    records.fail("put_location", 1);
-    assert_eq!(handle(&records, &beja, 3).await, Disposition::Terminate);
+    let leiria = command("Leiria");
+    records.fail("create_claim", 1);
+    assert_eq!(handle(&records, &leiria, 3).await, Disposition::Terminate);
     let state = records.state();
-    let failed = &state.statuses[&beja.id].status;
+    let failed = &state.statuses[&leiria.id].status;
     assert_eq!(failed.reason, Some(FailureReason::Unprocessable));
     assert_eq!(failed.errors, ["the command could not be processed"]);
     assert_eq!(
@@ -199,42 +330,27 @@ async fn the_last_delivery_gives_up_with_a_dead_letter_and_a_failure() {
         [(7, "gave up after the last delivery".into())]
     );
     assert_eq!(state.announced.len(), 1, "its client is told");
-}
-
-#[tokio::test(start_paused = true)]
-async fn giving_up_keeps_what_took_effect() {
-    let records = MemoryRecords::default();
-    let viseu = command("Viseu");
-    // The location was written, the status was not, and the deliveries ran out.
-    records.fail("create_status", 1);
-    assert!(matches!(
-        handle(&records, &viseu, 1).await,
-        Disposition::Retry { .. }
-    ));
-    records.fail("create_status", 1);
-    assert_eq!(handle(&records, &viseu, 3).await, Disposition::Ack);
-    assert_eq!(status(&records, &viseu).status, CommandState::Completed);
-    assert!(records.state().dead_letters.is_empty());
+    assert!(state.locations.is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn giving_up_that_cannot_be_written_is_tried_again() {
     let records = MemoryRecords::default();
-    let leiria = command("Leiria");
-    records.fail("put_location", 1);
+    let elvas = command("Elvas");
+    records.fail("create_claim", 1);
     records.fail("dead_letter", 1);
     assert!(matches!(
-        handle(&records, &leiria, 3).await,
+        handle(&records, &elvas, 3).await,
         Disposition::Retry { .. }
     ));
     assert!(records.state().statuses.is_empty());
     // JetStream's max-deliveries advisory brings it back.
     projector(&records)
-        .exhausted(&payload(&leiria), &delivery(&leiria, 3, 3))
+        .exhausted(&payload(&elvas), &delivery(&elvas, 3, 3))
         .await
         .expect("settled");
     assert_eq!(
-        status(&records, &leiria).reason,
+        status(&records, &elvas).reason,
         Some(FailureReason::Unprocessable)
     );
 }
@@ -260,13 +376,14 @@ async fn an_unreadable_command_is_a_dead_letter_and_fails_when_its_id_is_known()
 }
 
 #[tokio::test(start_paused = true)]
-async fn content_that_breaks_the_rules_fails_as_invalid() {
+async fn content_that_breaks_the_rules_fails_as_invalid_without_a_claim() {
     let records = MemoryRecords::default();
     let bad = command("a\u{0}b");
     assert_eq!(handle(&records, &bad, 1).await, Disposition::Ack);
-    let failed = status(&records, &bad);
-    assert_eq!(failed.reason, Some(FailureReason::Invalid));
-    assert!(records.state().locations.is_empty());
+    assert_eq!(status(&records, &bad).reason, Some(FailureReason::Invalid));
+    let state = records.state();
+    assert!(state.locations.is_empty());
+    assert!(state.names.is_empty());
 }
 
 #[test]

@@ -1,13 +1,13 @@
 //! [`Records`] in memory, for the projector's unit tests: the same operations as
 //! NATS, each of which can be told to fail a number of times.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use herald_contract::{CommandStatus, Location, Notification};
 use uuid::Uuid;
 
-use super::{NameClaim, Recorded, Records, StoreError};
+use super::{Claim, ClaimState, Recorded, Records, StoreError};
 use crate::delivery::Delivery;
 
 /// What was stored, and which operations are to fail next.
@@ -15,14 +15,23 @@ use crate::delivery::Delivery;
 pub(crate) struct State {
     pub(crate) statuses: HashMap<Uuid, Recorded>,
     pub(crate) locations: HashMap<Uuid, Location>,
-    /// Name key → (holder, revision).
-    pub(crate) names: HashMap<String, (String, u64)>,
+    /// Name key → claim.
+    pub(crate) names: HashMap<String, Claim>,
+    /// Commands in the stream (all of them unless a test says otherwise).
+    pub(crate) expired: HashSet<Uuid>,
     pub(crate) announced: Vec<Notification>,
     /// (stream sequence, reason) of each dead letter.
     pub(crate) dead_letters: Vec<(u64, String)>,
     /// Operation name → how many more calls of it fail.
     failures: HashMap<&'static str, u32>,
     revision: u64,
+}
+
+impl State {
+    fn next_revision(&mut self) -> u64 {
+        self.revision += 1;
+        self.revision
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -62,17 +71,12 @@ impl Records for MemoryRecords {
         if let Some(recorded) = state.statuses.get(&status.id) {
             return Ok(recorded.clone());
         }
-        state.revision += 1;
         let recorded = Recorded {
             status: status.clone(),
-            revision: state.revision,
+            revision: state.next_revision(),
         };
         state.statuses.insert(status.id, recorded.clone());
         Ok(recorded)
-    }
-
-    async fn location(&self, id: Uuid) -> Result<Option<Location>, StoreError> {
-        Ok(self.attempt("location")?.locations.get(&id).cloned())
     }
 
     async fn put_location(&self, location: &Location) -> Result<(), StoreError> {
@@ -82,38 +86,52 @@ impl Records for MemoryRecords {
         Ok(())
     }
 
-    async fn claim_name(&self, key: &str, command_id: Uuid) -> Result<NameClaim, StoreError> {
-        let mut state = self.attempt("claim_name")?;
-        if let Some((holder, revision)) = state.names.get(key) {
-            return Ok(NameClaim::HeldBy {
-                holder: holder.clone(),
-                revision: *revision,
-            });
-        }
-        state.revision += 1;
-        let revision = state.revision;
-        state
-            .names
-            .insert(key.to_owned(), (command_id.to_string(), revision));
-        Ok(NameClaim::Claimed)
+    async fn claim(&self, key: &str) -> Result<Option<Claim>, StoreError> {
+        Ok(self.attempt("claim")?.names.get(key).cloned())
     }
 
-    async fn take_over_name(
+    async fn create_claim(&self, key: &str, holder: Uuid) -> Result<Option<u64>, StoreError> {
+        let mut state = self.attempt("create_claim")?;
+        if state.names.contains_key(key) {
+            return Ok(None);
+        }
+        let revision = state.next_revision();
+        state.names.insert(
+            key.to_owned(),
+            Claim {
+                holder,
+                state: ClaimState::Claimed,
+                revision,
+            },
+        );
+        Ok(Some(revision))
+    }
+
+    async fn set_claim(
         &self,
         key: &str,
-        command_id: Uuid,
+        holder: Uuid,
+        claim: ClaimState,
         revision: u64,
     ) -> Result<bool, StoreError> {
-        let mut state = self.attempt("take_over_name")?;
-        if state.names.get(key).map(|(_, at)| *at) != Some(revision) {
+        let mut state = self.attempt("set_claim")?;
+        if state.names.get(key).map(|claim| claim.revision) != Some(revision) {
             return Ok(false);
         }
-        state.revision += 1;
-        let next = state.revision;
-        state
-            .names
-            .insert(key.to_owned(), (command_id.to_string(), next));
+        let revision = state.next_revision();
+        state.names.insert(
+            key.to_owned(),
+            Claim {
+                holder,
+                state: claim,
+                revision,
+            },
+        );
         Ok(true)
+    }
+
+    async fn command_exists(&self, id: Uuid) -> Result<bool, StoreError> {
+        Ok(!self.attempt("command_exists")?.expired.contains(&id))
     }
 
     async fn announce(&self, notification: &Notification) -> Result<(), StoreError> {
@@ -130,9 +148,17 @@ impl Records for MemoryRecords {
         reason: &str,
         _error: &str,
     ) -> Result<(), StoreError> {
-        self.attempt("dead_letter")?
+        let mut state = self.attempt("dead_letter")?;
+        // Stored once per stream sequence, as NATS does by its message id.
+        if !state
             .dead_letters
-            .push((delivery.stream_sequence, reason.to_owned()));
+            .iter()
+            .any(|(sequence, _)| *sequence == delivery.stream_sequence)
+        {
+            state
+                .dead_letters
+                .push((delivery.stream_sequence, reason.to_owned()));
+        }
         Ok(())
     }
 }
