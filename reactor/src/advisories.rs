@@ -123,6 +123,7 @@ async fn handle<R: Records>(
         stream_sequence: advisory.stream_seq,
         attempt: advisory.deliveries,
         max_attempts: advisory.deliveries,
+        retries: 0,
     };
     projector.exhausted(&message.payload, &delivery).await?;
     Ok(())

@@ -187,6 +187,7 @@ pub async fn consume<R: Records>(
                     stream_sequence: info.stream_sequence,
                     attempt: info.delivered,
                     max_attempts,
+                    retries: 0,
                 },
                 Err(error) => {
                     tracing::error!(%error, "message without JetStream metadata; terminated");
@@ -200,6 +201,7 @@ pub async fn consume<R: Records>(
                 delivery,
                 permit,
                 config.ack_wait(),
+                shutdown.clone(),
             );
         }
     }
@@ -207,17 +209,34 @@ pub async fn consume<R: Records>(
 }
 
 /// Runs one command to its disposition and acknowledges it accordingly.
+///
+/// A command NATS failed is tried again here until it goes through; at
+/// shutdown it is handed back at once instead, for another reactor.
 async fn project<R: Records>(
     projector: Projector<R>,
     message: Message,
-    delivery: Delivery,
+    mut delivery: Delivery,
     permit: OwnedSemaphorePermit,
     ack_wait: Duration,
+    shutdown: CancellationToken,
 ) {
     let _permit = permit;
-    // While it works, tell the server so, so that a slow command is not
-    // redelivered to another reactor as if this one had died.
-    let handling = projector.handle(&message.payload, &delivery);
+    let handling = async {
+        loop {
+            match projector.handle(&message.payload, &delivery).await {
+                Disposition::TryAgain { delay } => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break Disposition::Retry { delay: Duration::ZERO },
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delivery.retries = delivery.retries.saturating_add(1);
+                }
+                disposition => break disposition,
+            }
+        }
+    };
+    // While it works (and tries again), tell the server so, so that the
+    // command is not redelivered to another reactor as if this one had died.
     tokio::pin!(handling);
     let mut progress = tokio::time::interval(ack_wait / 2);
     progress.reset();
@@ -231,7 +250,7 @@ async fn project<R: Records>(
     };
     let ack = match disposition {
         Disposition::Ack => AckKind::Ack,
-        Disposition::Retry { delay } => AckKind::Nak(Some(delay)),
+        Disposition::Retry { delay } | Disposition::TryAgain { delay } => AckKind::Nak(Some(delay)),
         Disposition::Terminate => AckKind::Term,
     };
     if let Err(error) = message.ack_with(ack).await {
@@ -256,11 +275,12 @@ impl Tasks {
         delivery: Delivery,
         permit: OwnedSemaphorePermit,
         ack_wait: Duration,
+        shutdown: CancellationToken,
     ) {
         let label = delivery.clone();
-        let task = self
-            .set
-            .spawn(project(projector, message, delivery, permit, ack_wait));
+        let task = self.set.spawn(project(
+            projector, message, delivery, permit, ack_wait, shutdown,
+        ));
         self.running.insert(task.id(), label);
     }
 

@@ -28,7 +28,11 @@
 //! The message is acknowledged only after step 4: until then it comes back.
 //!
 //! A transient error anywhere is a retry, never an outcome: only a lost
-//! compare-and-set on a name decides "taken".
+//! compare-and-set on a name decides "taken". It is retried in place
+//! ([`Disposition::TryAgain`]), for as long as it takes, so it spends none of
+//! the command's deliveries: those run out only when reactors die or stall on
+//! it again and again (then the max-deliveries advisory ends it `failed`), or
+//! when its name stays held by a command that never decides.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,8 +49,21 @@ use crate::lag::Lag;
 use crate::name_index::{self, Name};
 use crate::records::{Recorded, Records, StoreError};
 
-/// Pauses before a failed command is delivered again: 100 ms doubling to 10 s.
+/// Pauses before a command whose name is held by an undecided command is
+/// delivered again: 100 ms doubling to 10 s.
 pub const REDELIVERY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+
+/// Pauses before a command NATS failed is tried again in place: 100 ms
+/// doubling to 500 ms. Capped low because the failures this meets are elections
+/// and reconnections, over in seconds: a command should go through within a
+/// moment of NATS being back, not after a long back-off it earned during the
+/// outage. Every command in flight (at most `REACTOR_CONCURRENCY` per reactor)
+/// retries, so an outage costs NATS about two tries per held command a second.
+pub const STORE_RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+
+/// A command still failing after this many tries in place is logged again (and
+/// so about every half minute), rather than on every try.
+const RETRIES_BETWEEN_WARNINGS: u32 = 60;
 
 /// What a delivery came to.
 #[derive(Debug)]
@@ -88,7 +105,7 @@ impl<R: Records> Projector<R> {
             // acknowledgement was lost, or its reactor died after the commit): that
             // outcome stands, and is projected and announced again. A first
             // delivery cannot have one.
-            if delivery.attempt > 1
+            if delivery.may_have_run()
                 && let Some(recorded) = self.recorded(command.id).await?
             {
                 self.project(&command, &recorded, None).await?;
@@ -114,11 +131,7 @@ impl<R: Records> Projector<R> {
                 tracing::debug!(command_id = %command.id, ?delay, "its name is held by an undecided command");
                 Disposition::Retry { delay }
             }
-            Err(error) if !delivery.is_last() => retry(command.id, delivery, &error),
-            Err(error) => {
-                self.give_up(&command, payload, delivery, &error_chain(&error))
-                    .await
-            }
+            Err(error) => try_again(command.id, delivery, &error),
         }
     }
 
@@ -243,17 +256,16 @@ impl<R: Records> Projector<R> {
             Err(error) => self.unreadable(payload, delivery, &error).await,
         };
         match disposition {
-            Disposition::Retry { .. } => Err(GiveUpError),
+            Disposition::Retry { .. } | Disposition::TryAgain { .. } => Err(GiveUpError),
             Disposition::Ack | Disposition::Terminate => Ok(()),
         }
     }
 
-    /// Ends a command that could not be processed. A recorded outcome stands (and
+    /// Ends a command that ran out of deliveries. A recorded outcome stands (and
     /// is projected and announced again). Otherwise the command is kept as a dead
     /// letter and `failed` (reason `unprocessable`) is committed like any outcome,
     /// its name given back; should another delivery commit first, that stands. If
-    /// any of it fails, it is retried later; on the last delivery JetStream then
-    /// says so in a max-deliveries advisory, which comes back here.
+    /// any of it fails, the advisory is delivered again later.
     async fn give_up(
         &self,
         command: &Command,
@@ -290,7 +302,7 @@ impl<R: Records> Projector<R> {
         };
         settled
             .await
-            .unwrap_or_else(|error| retry(command.id, delivery, &error))
+            .unwrap_or_else(|error| try_again(command.id, delivery, &error))
     }
 
     /// A command that does not decode: never processed, kept as a dead letter,
@@ -321,7 +333,7 @@ impl<R: Records> Projector<R> {
         };
         settled
             .await
-            .unwrap_or_else(|error| retry(id.unwrap_or_default(), delivery, &error))
+            .unwrap_or_else(|error| try_again(id.unwrap_or_default(), delivery, &error))
     }
 }
 
@@ -334,16 +346,22 @@ fn attempt(delivery: &Delivery) -> u32 {
     u32::try_from(delivery.attempt).unwrap_or(1)
 }
 
-fn retry(command_id: Uuid, delivery: &Delivery, error: &StoreError) -> Disposition {
-    let delay = REDELIVERY.after(attempt(delivery));
-    tracing::warn!(
-        %command_id,
-        attempt = delivery.attempt,
-        error = %error_chain(error),
-        ?delay,
-        "projection failed; will retry"
-    );
-    Disposition::Retry { delay }
+/// NATS failed `command_id`'s projection: it is tried again in place.
+fn try_again(command_id: Uuid, delivery: &Delivery, error: &StoreError) -> Disposition {
+    let delay = STORE_RETRY.after(delivery.retries.saturating_add(1));
+    if delivery.retries % RETRIES_BETWEEN_WARNINGS == 0 {
+        tracing::warn!(
+            %command_id,
+            attempt = delivery.attempt,
+            retries = delivery.retries,
+            error = %error_chain(error),
+            ?delay,
+            "projection failed; trying again"
+        );
+    } else {
+        tracing::debug!(%command_id, retries = delivery.retries, error = %error_chain(error), "projection failed again");
+    }
+    Disposition::TryAgain { delay }
 }
 
 /// The `id` of a command that does not decode as a whole (an unknown type from a

@@ -8,15 +8,18 @@
 //! its server to prove nothing is lost.
 //!
 //! - [`nats_server`]: start, stop and restart a real `nats-server` owned by one test.
+//! - [`nats_cluster`]: three of them routed into a JetStream cluster.
 //! - [`stack`]: that server plus reactors and the api in-process, with one helper per endpoint.
 //! - [`eventually`]: wait for background work with a deadline, never a bare sleep.
 
 pub mod eventually;
+pub mod nats_cluster;
 pub mod nats_server;
 pub mod problem;
 pub mod stack;
 
 pub use eventually::eventually;
+pub use nats_cluster::NatsCluster;
 pub use nats_server::NatsServer;
 pub use problem::assert_problem;
 pub use stack::{PATIENCE, Stack, StackOptions};

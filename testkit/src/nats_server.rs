@@ -39,6 +39,8 @@ pub struct NatsServer {
     monitor_port: u16,
     /// The binary that was started, reused by restarts.
     bin: PathBuf,
+    /// Arguments beyond the defaults (a cluster node's name and routes).
+    extra: Vec<String>,
     /// Holds `store/` (JetStream), `nats-server.log` and the ports file. Declared last so that
     /// it is removed after `Drop` has killed the process.
     dir: TempDir,
@@ -63,10 +65,48 @@ impl NatsServer {
             port: 0,
             monitor_port: 0,
             bin,
+            extra: Vec::new(),
             dir,
         };
         server.spawn(None).await;
         server
+    }
+
+    /// Starts a server on the given client and monitoring ports with `extra`
+    /// arguments (a cluster node's), and waits until it accepts connections.
+    pub(crate) async fn start_on(ports: (u16, u16), extra: Vec<String>) -> NatsServer {
+        let bin = find_binary();
+        let dir = tempfile::Builder::new()
+            .prefix("herald-nats-")
+            .tempdir()
+            .expect("create a temporary directory for nats-server");
+        let mut server = NatsServer {
+            child: None,
+            port: ports.0,
+            monitor_port: ports.1,
+            bin,
+            extra,
+            dir,
+        };
+        server.spawn(Some(ports)).await;
+        server
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to the server process, if it runs.
+    pub fn signal(&self, signal: &str) {
+        if let Some(pid) = self.pid() {
+            let sent = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status()
+                .expect("run kill");
+            assert!(sent.success(), "kill -{signal} {pid}");
+        }
+    }
+
+    /// Whether the process runs (it may be stopped by a signal).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// The URL clients connect to, like `nats://127.0.0.1:4222`.
@@ -138,6 +178,7 @@ impl NatsServer {
             .arg(self.dir.path())
             .arg("-sd")
             .arg(self.dir.path().join("store"))
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -184,7 +225,8 @@ impl NatsServer {
         }
     }
 
-    fn log_path(&self) -> PathBuf {
+    /// The server's log file (kept across restarts, removed with the server).
+    pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("nats-server.log")
     }
 }

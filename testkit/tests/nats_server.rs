@@ -78,3 +78,30 @@ async fn servers_are_independent() {
     let b = NatsServer::start().await;
     assert_ne!(a.port(), b.port());
 }
+
+#[tokio::test]
+async fn a_cluster_forms_replicates_and_survives_a_node() {
+    let mut cluster = herald_testkit::NatsCluster::start(3).await;
+    let client = async_nats::connect(cluster.servers()).await.expect("connect");
+    let jetstream = async_nats::jetstream::new(client);
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "R3".into(),
+            subjects: vec!["r3.>".into()],
+            num_replicas: 3,
+            ..Default::default()
+        })
+        .await
+        .expect("a replicated stream");
+    let leader = herald_testkit::eventually(herald_testkit::PATIENCE, "a leader", || async {
+        cluster.leader_of("R3").await
+    })
+    .await;
+    cluster.kill(leader).await;
+    let next = herald_testkit::eventually(herald_testkit::PATIENCE, "a new leader", || async {
+        cluster.leader_of("R3").await.filter(|next| *next != leader)
+    })
+    .await;
+    assert_ne!(next, leader);
+    cluster.restart(leader).await;
+}

@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, kv};
 use futures::StreamExt;
 use herald_contract::{CommandStatus, names};
-use herald_runtime::error_chain;
+use herald_runtime::{error_chain, leader};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -140,15 +140,16 @@ pub async fn keep_up(
 }
 
 /// Reads the statuses of `commands` into `outcomes` (those recorded: the others
-/// are still to come, and will be heard of).
+/// are still to come, and will be heard of). From the leader: a lagging
+/// replica could miss one recorded before the revision followed from, and its
+/// waiter would hear nothing.
 async fn read_statuses(
     outcomes: &Outcomes,
     bucket: &kv::Store,
     commands: Vec<uuid::Uuid>,
 ) -> Result<(), async_nats::Error> {
     for id in commands {
-        if let Some(entry) = bucket.entry(id.to_string()).await?
-            && entry.operation == kv::Operation::Put
+        if let Some(entry) = leader::entry(bucket, &id.to_string()).await?
             && let Ok(status) = serde_json::from_slice::<CommandStatus>(&entry.value)
             && let Some(finished) = Finished::from_status(&status, Some(entry.revision))
         {

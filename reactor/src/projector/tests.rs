@@ -29,7 +29,27 @@ fn delivery(command: &Command, attempt: i64, max_attempts: i64) -> Delivery {
         stream_sequence: 7,
         attempt,
         max_attempts,
+        retries: 0,
     }
+}
+
+/// `delivery` after `retries` tries in place.
+fn retried(command: &Command, attempt: i64, retries: u32) -> Delivery {
+    Delivery {
+        retries,
+        ..delivery(command, attempt, 3)
+    }
+}
+
+async fn handle_retried(
+    records: &MemoryRecords,
+    command: &Command,
+    attempt: i64,
+    retries: u32,
+) -> Disposition {
+    projector(records)
+        .handle(&payload(command), &retried(command, attempt, retries))
+        .await
 }
 
 fn projector(records: &MemoryRecords) -> Projector<MemoryRecords> {
@@ -93,14 +113,14 @@ async fn no_location_is_written_before_its_outcome_is_recorded() {
     records.fail("create_status", 1);
     assert!(matches!(
         handle(&records, &porto, 1).await,
-        Disposition::Retry { .. }
+        Disposition::TryAgain { .. }
     ));
     assert!(
         records.state().locations.is_empty(),
         "nothing before the commit"
     );
     assert!(records.state().announced.is_empty());
-    assert_eq!(handle(&records, &porto, 2).await, Disposition::Ack);
+    assert_eq!(handle_retried(&records, &porto, 1, 1).await, Disposition::Ack);
     assert_eq!(status(&records, &porto).status, CommandState::Completed);
     assert!(records.state().locations.contains_key(&porto.id));
 }
@@ -199,7 +219,7 @@ async fn a_holder_still_deciding_is_waited_for_and_a_conflict_only_at_the_end() 
     records.fail("create_status", 1);
     assert!(matches!(
         handle(&records, &holder, 1).await,
-        Disposition::Retry { .. }
+        Disposition::TryAgain { .. }
     ));
     let second = command("Tomar");
     assert_eq!(
@@ -223,11 +243,12 @@ async fn a_holder_still_deciding_is_waited_for_and_a_conflict_only_at_the_end() 
 async fn a_failed_holder_gives_its_name_back() {
     let records = MemoryRecords::default();
     let first = command("Sintra");
-    // Claims the name, then cannot record anything, not even its giving up.
-    records.fail("create_status", 2);
+    // Claims the name, then cannot record anything; its reactors die on it
+    // until its deliveries run out.
+    records.fail("create_status", 1);
     assert!(matches!(
         handle(&records, &first, 3).await,
-        Disposition::Retry { .. }
+        Disposition::TryAgain { .. }
     ));
     // The advisory settles it: failed, the claim released.
     projector(&records)
@@ -260,7 +281,7 @@ async fn a_holder_that_left_the_stream_undecided_loses_its_name() {
     records.fail("create_status", 1);
     assert!(matches!(
         handle(&records, &gone, 1).await,
-        Disposition::Retry { .. }
+        Disposition::TryAgain { .. }
     ));
     records.state().expired.insert(gone.id);
     let second = command("Lagos");
@@ -269,25 +290,38 @@ async fn a_holder_that_left_the_stream_undecided_loses_its_name() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_transient_failure_is_retried_with_growing_pauses_never_decided() {
+async fn a_transient_failure_is_tried_again_in_place_never_decided() {
     let records = MemoryRecords::default();
     let viseu = command("Viseu");
     records.fail("create_claim", 2);
     assert_eq!(
         handle(&records, &viseu, 1).await,
-        Disposition::Retry {
+        Disposition::TryAgain {
             delay: Duration::from_millis(100)
         }
     );
     assert_eq!(
-        handle(&records, &viseu, 2).await,
-        Disposition::Retry {
+        handle_retried(&records, &viseu, 1, 1).await,
+        Disposition::TryAgain {
             delay: Duration::from_millis(200)
         }
     );
     assert!(records.state().statuses.is_empty(), "nothing decided yet");
-    assert_eq!(handle(&records, &viseu, 3).await, Disposition::Ack);
+    assert_eq!(handle_retried(&records, &viseu, 1, 2).await, Disposition::Ack);
     assert_eq!(status(&records, &viseu).status, CommandState::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tries_in_place_pause_half_a_second_at_most() {
+    let records = MemoryRecords::default();
+    let tavira = command("Tavira");
+    records.fail("create_claim", 1);
+    assert_eq!(
+        handle_retried(&records, &tavira, 1, 50).await,
+        Disposition::TryAgain {
+            delay: Duration::from_millis(500)
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -304,23 +338,40 @@ async fn a_failed_take_over_or_claim_read_is_retried_not_a_conflict() {
     };
     records.state().names.insert(key, released);
     let second = command("Beja");
-    for operation in ["claim", "set_claim"] {
+    for (retries, operation) in ["claim", "set_claim"].into_iter().enumerate() {
         records.fail(operation, 1);
         assert!(matches!(
-            handle(&records, &second, 1).await,
-            Disposition::Retry { .. }
+            handle_retried(&records, &second, 1, retries as u32).await,
+            Disposition::TryAgain { .. }
         ));
     }
-    assert_eq!(handle(&records, &second, 2).await, Disposition::Ack);
+    assert_eq!(handle_retried(&records, &second, 1, 2).await, Disposition::Ack);
     assert_eq!(status(&records, &second).status, CommandState::Completed);
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_last_delivery_gives_up_with_a_dead_letter_and_a_failure() {
+async fn a_transient_failure_on_the_last_delivery_is_tried_again_not_given_up() {
     let records = MemoryRecords::default();
     let leiria = command("Leiria");
     records.fail("create_claim", 1);
-    assert_eq!(handle(&records, &leiria, 3).await, Disposition::Terminate);
+    assert!(matches!(
+        handle(&records, &leiria, 3).await,
+        Disposition::TryAgain { .. }
+    ));
+    assert!(records.state().statuses.is_empty());
+    assert!(records.state().dead_letters.is_empty());
+    assert_eq!(handle_retried(&records, &leiria, 3, 1).await, Disposition::Ack);
+    assert_eq!(status(&records, &leiria).status, CommandState::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_out_of_deliveries_ends_failed_with_a_dead_letter() {
+    let records = MemoryRecords::default();
+    let leiria = command("Leiria");
+    projector(&records)
+        .exhausted(&payload(&leiria), &delivery(&leiria, 3, 3))
+        .await
+        .expect("settled");
     let state = records.state();
     let failed = &state.statuses[&leiria.id].status;
     assert_eq!(failed.reason, Some(FailureReason::Unprocessable));
@@ -337,18 +388,15 @@ async fn the_last_delivery_gives_up_with_a_dead_letter_and_a_failure() {
 async fn giving_up_that_cannot_be_written_is_tried_again() {
     let records = MemoryRecords::default();
     let elvas = command("Elvas");
-    records.fail("create_claim", 1);
     records.fail("dead_letter", 1);
-    assert!(matches!(
-        handle(&records, &elvas, 3).await,
-        Disposition::Retry { .. }
-    ));
+    let exhausted = || async {
+        projector(&records)
+            .exhausted(&payload(&elvas), &delivery(&elvas, 3, 3))
+            .await
+    };
+    assert!(exhausted().await.is_err(), "the advisory comes back");
     assert!(records.state().statuses.is_empty());
-    // JetStream's max-deliveries advisory brings it back.
-    projector(&records)
-        .exhausted(&payload(&elvas), &delivery(&elvas, 3, 3))
-        .await
-        .expect("settled");
+    exhausted().await.expect("settled");
     assert_eq!(
         status(&records, &elvas).reason,
         Some(FailureReason::Unprocessable)
@@ -364,6 +412,7 @@ async fn an_unreadable_command_is_a_dead_letter_and_fails_when_its_id_is_known()
         stream_sequence: 9,
         attempt: 1,
         max_attempts: 3,
+        retries: 0,
     };
     let disposition = projector(&records).handle(b"not json", &garbage).await;
     assert_eq!(disposition, Disposition::Terminate);
