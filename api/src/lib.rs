@@ -114,7 +114,7 @@ pub async fn run(
     // However `run` returns, everything watching the token ends with it.
     let _cancel_on_return = token.clone().drop_guard();
     let tls = tls::acceptor(&config.tls)?;
-    let outcomes = outcomes::Outcomes::default();
+    let outcomes = outcomes::Outcomes::new(config.topology.command_retention());
     let client = config
         .nats
         .connect("herald-api", {

@@ -59,7 +59,8 @@ pub const REDELIVERY: Backoff = Backoff::new(Duration::from_millis(100), Duratio
 /// moment of NATS being back, not after a long back-off it earned during the
 /// outage. Every command in flight (at most `REACTOR_CONCURRENCY` per reactor)
 /// retries, so an outage costs NATS about two tries per held command a second.
-pub const STORE_RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+pub const STORE_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
 
 /// A command still failing after this many tries in place is logged again (and
 /// so about every half minute), rather than on every try.
@@ -349,7 +350,7 @@ fn attempt(delivery: &Delivery) -> u32 {
 /// NATS failed `command_id`'s projection: it is tried again in place.
 fn try_again(command_id: Uuid, delivery: &Delivery, error: &StoreError) -> Disposition {
     let delay = STORE_RETRY.after(delivery.retries.saturating_add(1));
-    if delivery.retries % RETRIES_BETWEEN_WARNINGS == 0 {
+    if delivery.retries.is_multiple_of(RETRIES_BETWEEN_WARNINGS) {
         tracing::warn!(
             %command_id,
             attempt = delivery.attempt,

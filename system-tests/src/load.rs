@@ -56,7 +56,8 @@ pub struct Load {
 impl Load {
     /// Starts sending `per_second` commands a second to `system`'s apis.
     pub fn start(system: &System, per_second: u32) -> Self {
-        let apis: Arc<Vec<String>> = Arc::new((0..system.apis()).map(|i| system.api_url(i)).collect());
+        let apis: Arc<Vec<String>> =
+            Arc::new((0..system.apis()).map(|i| system.api_url(i)).collect());
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()
@@ -126,7 +127,10 @@ async fn one(http: reqwest::Client, apis: Arc<Vec<String>>, n: usize, name: Stri
             }
             Ok(response) if response.status().is_client_error() => {
                 let status = response.status();
-                sent.refused = Some(format!("{status}: {}", response.text().await.unwrap_or_default()));
+                sent.refused = Some(format!(
+                    "{status}: {}",
+                    response.text().await.unwrap_or_default()
+                ));
                 return sent;
             }
             // A 503, a 5xx, or no answer: try again, elsewhere.
@@ -169,7 +173,10 @@ async fn learn(http: &reqwest::Client, api: &str, id: Uuid) -> Option<(String, V
     }
     let mut events = response.bytes_stream().eventsource();
     loop {
-        let event = tokio::time::timeout(SILENCE, events.next()).await.ok()??.ok()?;
+        let event = tokio::time::timeout(SILENCE, events.next())
+            .await
+            .ok()??
+            .ok()?;
         if matches!(event.event.as_str(), "completed" | "failed") {
             let data = serde_json::from_str(&event.data).unwrap_or_default();
             return Some((event.event, data, Instant::now()));

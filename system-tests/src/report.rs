@@ -97,9 +97,8 @@ impl Report {
             };
             report.accepted += 1;
             given.insert(id);
-            report.longest_acceptance = report
-                .longest_acceptance
-                .max(accepted_at - command.sent_at);
+            report.longest_acceptance =
+                report.longest_acceptance.max(accepted_at - command.sent_at);
 
             let recorded: Option<CommandStatus> = read(&statuses, &id.to_string()).await;
             match &command.told {
@@ -111,7 +110,10 @@ impl Report {
                     }
                     let agrees = recorded.as_ref().is_some_and(|status| {
                         status.status.as_str() == event
-                            && status.resource.as_ref().map(|location| location.id.to_string())
+                            && status
+                                .resource
+                                .as_ref()
+                                .map(|location| location.id.to_string())
                                 == data["data"]["location"]["id"].as_str().map(str::to_owned)
                     });
                     if !agrees {
@@ -133,7 +135,9 @@ impl Report {
                         report.missing_locations += 1;
                     }
                 }
-                (CommandState::Failed, Some(FailureReason::Conflict)) => report.wrong_conflicts += 1,
+                (CommandState::Failed, Some(FailureReason::Conflict)) => {
+                    report.wrong_conflicts += 1
+                }
                 (CommandState::Failed, _) => report.failed += 1,
                 (CommandState::Pending, _) => report.lost += 1,
             }
@@ -143,11 +147,14 @@ impl Report {
         let mut per_name: HashMap<String, usize> = HashMap::new();
         for key in keys(&locations).await {
             let location: Option<Location> = read(&locations, &key).await;
-            if let Some(location) = location.filter(|location| names.contains(location.name.as_str())) {
+            if let Some(location) =
+                location.filter(|location| names.contains(location.name.as_str()))
+            {
                 *per_name.entry(location.name).or_default() += 1;
             }
         }
-        report.acceptance_paused = longest_pause(sent.iter().filter_map(|command| command.accepted_at));
+        report.acceptance_paused =
+            longest_pause(sent.iter().filter_map(|command| command.accepted_at));
         report.telling_paused = longest_pause(
             sent.iter()
                 .filter_map(|command| command.told.as_ref().map(|(_, _, at)| *at)),
@@ -155,7 +162,9 @@ impl Report {
 
         report.doubled += per_name.values().filter(|&&count| count > 1).count();
         for key in keys(&statuses).await {
-            let Ok(id) = Uuid::try_parse(&key) else { continue };
+            let Ok(id) = Uuid::try_parse(&key) else {
+                continue;
+            };
             if given.contains(&id) {
                 continue;
             }

@@ -192,7 +192,13 @@ impl System {
     /// Waits up to `within` until every group in `led` (what node `node` led:
     /// [`NatsCluster::led_by`]) has a leader other than `node`; answers how long
     /// after `since` that was.
-    pub async fn reelected(&self, led: &[String], node: usize, since: Instant, within: Duration) -> Duration {
+    pub async fn reelected(
+        &self,
+        led: &[String],
+        node: usize,
+        since: Instant,
+        within: Duration,
+    ) -> Duration {
         eventually(within, &format!("new leaders for {led:?}"), || async {
             let leaders = self.cluster.leaders().await;
             led.iter()

@@ -62,7 +62,11 @@ async fn settle(system: &System, load: Load, scenario: &str, faults: &[Fault]) -
     let report = Report::gather(system, &sent).await;
     println!("{scenario}: {report}");
     let late = sent.iter().filter(|command| {
-        let waited = command.told.as_ref().zip(command.accepted_at).map(|((_, _, told), accepted)| *told - accepted);
+        let waited = command
+            .told
+            .as_ref()
+            .zip(command.accepted_at)
+            .map(|((_, _, told), accepted)| *told - accepted);
         waited.is_some_and(|waited| waited > PROMPT)
     });
     let start = sent.first().map(|command| command.sent_at);
@@ -73,16 +77,25 @@ async fn settle(system: &System, load: Load, scenario: &str, faults: &[Fault]) -
             command.id,
             command.accepted_by,
             command.accepted_at.map(since),
-            command.streams.iter().map(|(api, at)| (api, since(*at))).collect::<Vec<_>>(),
+            command
+                .streams
+                .iter()
+                .map(|(api, at)| (api, since(*at)))
+                .collect::<Vec<_>>(),
             command.told.as_ref().map(|(_, _, at)| since(*at)),
         );
     }
     system.save_nats_logs();
     println!("{scenario}: logs in {}", system.log_folder().display());
     for fault in faults {
-        let recovery = Report::recovery(&sent, fault.at)
-            .map_or("never".to_owned(), |took| format!("{:.1} s", took.as_secs_f64()));
-        let seconds = |took: Option<Duration>| took.map_or("-".to_owned(), |took| format!("{:.1} s", took.as_secs_f64()));
+        let recovery = Report::recovery(&sent, fault.at).map_or("never".to_owned(), |took| {
+            format!("{:.1} s", took.as_secs_f64())
+        });
+        let seconds = |took: Option<Duration>| {
+            took.map_or("-".to_owned(), |took| {
+                format!("{:.1} s", took.as_secs_f64())
+            })
+        };
         let election = match fault.election {
             Some(_) => format!(
                 ", NATS re-elected it in {}, all the node led in {}",
@@ -91,7 +104,10 @@ async fn settle(system: &System, load: Load, scenario: &str, faults: &[Fault]) -
             ),
             None => String::new(),
         };
-        println!("{scenario}: {}: Herald recovered in {recovery}{election}", fault.what);
+        println!(
+            "{scenario}: {}: Herald recovered in {recovery}{election}",
+            fault.what
+        );
     }
     assert!(
         report.is_sound(),
@@ -113,9 +129,16 @@ async fn stream_leaders_die_one_after_the_other() {
         tokio::time::sleep(STEADY).await;
         let leader = eventually(PATIENCE, "a leader", || system.cluster.leader_of(stream)).await;
         let (led, concerned) = concerned(&system, leader, stream).await;
-        let mut fault = Fault::now(format!("{stream}'s leader killed (it led {})", led.join(", ")));
+        let mut fault = Fault::now(format!(
+            "{stream}'s leader killed (it led {})",
+            led.join(", ")
+        ));
         system.cluster.kill(leader).await;
-        fault.election = Some(system.reelected(&concerned, leader, fault.at, ELECTION).await);
+        fault.election = Some(
+            system
+                .reelected(&concerned, leader, fault.at, ELECTION)
+                .await,
+        );
         fault.elections = Some(system.reelected(&led, leader, fault.at, ELECTION).await);
         faults.push(fault);
         tokio::time::sleep(STEADY).await;
@@ -135,9 +158,16 @@ async fn a_leader_stalls_for_ten_seconds() {
     let stream = "KV_commands";
     let leader = eventually(PATIENCE, "a leader", || system.cluster.leader_of(stream)).await;
     let (led, concerned) = concerned(&system, leader, stream).await;
-    let mut fault = Fault::now(format!("{stream}'s leader frozen (it led {})", led.join(", ")));
+    let mut fault = Fault::now(format!(
+        "{stream}'s leader frozen (it led {})",
+        led.join(", ")
+    ));
     system.cluster.freeze(leader);
-    fault.election = Some(system.reelected(&concerned, leader, fault.at, ELECTION).await);
+    fault.election = Some(
+        system
+            .reelected(&concerned, leader, fault.at, ELECTION)
+            .await,
+    );
     fault.elections = Some(system.reelected(&led, leader, fault.at, ELECTION).await);
     tokio::time::sleep_until(fault.at + Duration::from_secs(10)).await;
     system.cluster.thaw(leader);
@@ -170,7 +200,9 @@ async fn reactors_die_again_and_again() {
     for round in 0..6 {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let reactor = round % 3;
-        faults.push(Fault::now(format!("reactor {reactor} killed, back after 0.5 s")));
+        faults.push(Fault::now(format!(
+            "reactor {reactor} killed, back after 0.5 s"
+        )));
         system.kill_reactor(reactor).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         system.restart_reactor(reactor);

@@ -143,7 +143,10 @@ impl NatsCluster {
             if !node.is_running() || self.frozen[index].load(Ordering::Relaxed) {
                 continue;
             }
-            let url = format!("{}/jsz?streams=true&consumers=true&acc=$G", node.monitor_url());
+            let url = format!(
+                "{}/jsz?streams=true&consumers=true&acc=$G",
+                node.monitor_url()
+            );
             let Ok(Ok(response)) =
                 tokio::time::timeout(Duration::from_secs(1), self.http.get(&url).send()).await
             else {
@@ -169,7 +172,12 @@ impl NatsCluster {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .flat_map(|account| account["stream_detail"].as_array().cloned().unwrap_or_default());
+                .flat_map(|account| {
+                    account["stream_detail"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                });
             for stream in streams {
                 let name = stream["name"].as_str().unwrap_or_default().to_owned();
                 if let Some(leader) = position(&stream["cluster"]["leader"])
@@ -212,12 +220,17 @@ impl NatsCluster {
                 let url = format!("{}/jsz", node.monitor_url());
                 if let Ok(response) = self.http.get(&url).send().await
                     && let Ok(jsz) = response.json::<Value>().await
-                    && jsz["meta_cluster"]["leader"].as_str().is_some_and(|l| !l.is_empty())
+                    && jsz["meta_cluster"]["leader"]
+                        .as_str()
+                        .is_some_and(|l| !l.is_empty())
                 {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "the cluster did not form within {FORMING:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not form within {FORMING:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -49,6 +49,8 @@ pub struct StackOptions {
     pub sse_heartbeat_secs: u64,
     /// The api's `CORS_ALLOWED_ORIGINS`.
     pub cors_allowed_origins: Vec<String>,
+    /// `COMMAND_RETENTION_SECS` of api and reactors: how long commands are kept.
+    pub command_retention_secs: u64,
 }
 
 impl Default for StackOptions {
@@ -64,6 +66,8 @@ impl Default for StackOptions {
             header_read_timeout_secs: 10,
             sse_heartbeat_secs: 15,
             cors_allowed_origins: Vec::new(),
+            command_retention_secs: herald_contract::TopologyConfig::default()
+                .command_retention_secs,
         }
     }
 }
@@ -125,6 +129,7 @@ impl Stack {
         config.max_wait_holds = self.options.max_wait_holds;
         config.header_read_timeout_secs = self.options.header_read_timeout_secs;
         config.sse_heartbeat_secs = self.options.sse_heartbeat_secs;
+        config.topology.command_retention_secs = self.options.command_retention_secs;
         config.cors_allowed_origins = self
             .options
             .cors_allowed_origins
@@ -158,6 +163,7 @@ impl Stack {
         config.ack_wait_secs = self.options.ack_wait_secs;
         config.concurrency = self.options.concurrency;
         config.max_deliver = self.options.max_deliver;
+        config.topology.command_retention_secs = self.options.command_retention_secs;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(herald_reactor::run(config, async move {
             let _ = stopped.await;

@@ -82,7 +82,9 @@ async fn servers_are_independent() {
 #[tokio::test]
 async fn a_cluster_forms_replicates_and_survives_a_node() {
     let mut cluster = herald_testkit::NatsCluster::start(3).await;
-    let client = async_nats::connect(cluster.servers()).await.expect("connect");
+    let client = async_nats::connect(cluster.servers())
+        .await
+        .expect("connect");
     let jetstream = async_nats::jetstream::new(client);
     jetstream
         .create_stream(async_nats::jetstream::stream::Config {

@@ -11,6 +11,10 @@
 //!
 //! Accepted ids and outcomes share one queue, oldest out first: an evicted
 //! outcome can never leave behind an "accepted, so pending" that is no longer true.
+//!
+//! Memory agrees with the retention horizon: an entry counts only for a while
+//! shorter than the horizon, so the process never answers an outcome the bucket
+//! no longer has, nor "pending" for a command the stream has dropped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -32,7 +36,7 @@ pub enum Knowledge {
 #[derive(Debug)]
 enum Entry {
     Accepted(Instant),
-    Finished(Arc<Finished>),
+    Finished(Arc<Finished>, Instant),
 }
 
 /// A bounded map of command id → [`Entry`], evicting the oldest first.
@@ -41,7 +45,7 @@ pub struct Known {
     entries: HashMap<Uuid, Entry>,
     order: VecDeque<Uuid>,
     capacity: usize,
-    /// "Accepted here" counts only this long; after it the command is read again,
+    /// An entry counts only this long; after it the command is read again,
     /// whatever this process believes.
     trust: Duration,
 }
@@ -67,8 +71,8 @@ impl Known {
     pub fn finished(&mut self, finished: Arc<Finished>) {
         let id = finished.command_id;
         match self.entries.get_mut(&id) {
-            Some(entry) => *entry = Entry::Finished(finished),
-            None => self.insert(id, Entry::Finished(finished)),
+            Some(entry) => *entry = Entry::Finished(finished, Instant::now()),
+            None => self.insert(id, Entry::Finished(finished, Instant::now())),
         }
     }
 
@@ -76,8 +80,10 @@ impl Known {
     pub fn get(&self, id: &Uuid) -> Option<Knowledge> {
         match self.entries.get(id)? {
             Entry::Accepted(at) if at.elapsed() < self.trust => Some(Knowledge::Pending),
-            Entry::Accepted(_) => None,
-            Entry::Finished(finished) => Some(Knowledge::Finished(finished.clone())),
+            Entry::Finished(finished, at) if at.elapsed() < self.trust => {
+                Some(Knowledge::Finished(finished.clone()))
+            }
+            _ => None,
         }
     }
 
@@ -85,7 +91,7 @@ impl Known {
     /// good, those commands are read from NATS again.
     pub fn forget_pending(&mut self) {
         self.entries
-            .retain(|_, entry| matches!(entry, Entry::Finished(_)));
+            .retain(|_, entry| matches!(entry, Entry::Finished(..)));
         let entries = &self.entries;
         self.order.retain(|id| entries.contains_key(id));
     }
@@ -156,6 +162,8 @@ mod tests {
         let id = Uuid::now_v7();
         known.accepted(id);
         assert!(known.get(&id).is_none());
+        known.finished(finished(id));
+        assert!(known.get(&id).is_none(), "past the horizon: ask NATS");
 
         let mut known = Known::new(8, Duration::from_secs(60));
         let (pending, done) = (Uuid::now_v7(), Uuid::now_v7());

@@ -41,8 +41,8 @@ use sequence::Sequence;
 
 /// Commands (accepted here, or finished lately) the process remembers.
 const KNOWN: usize = 16_384;
-/// How long "accepted here, no outcome seen" is trusted to mean pending.
-const TRUST_ACCEPTED: Duration = Duration::from_secs(3600);
+/// How long what the process remembers is trusted (shorter if the retention is).
+const TRUST: Duration = Duration::from_secs(3600);
 
 /// Where a waiter is told its outcome.
 #[derive(Debug)]
@@ -73,11 +73,19 @@ struct Inner {
 
 impl Default for Outcomes {
     fn default() -> Self {
+        Self::new(herald_contract::TopologyConfig::default().command_retention())
+    }
+}
+
+impl Outcomes {
+    /// Outcomes of commands kept for `retention`: what the process remembers
+    /// counts for half of it at most, well inside the horizon.
+    pub fn new(retention: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 waiting: Mutex::new(HashMap::new()),
                 next_key: AtomicU64::new(0),
-                known: Mutex::new(Known::new(KNOWN, TRUST_ACCEPTED)),
+                known: Mutex::new(Known::new(KNOWN, TRUST.min(retention / 2))),
                 sequence: Mutex::new(Sequence::default()),
                 feed: Feed::default(),
                 replay: Notify::new(),

@@ -120,7 +120,10 @@ async fn no_location_is_written_before_its_outcome_is_recorded() {
         "nothing before the commit"
     );
     assert!(records.state().announced.is_empty());
-    assert_eq!(handle_retried(&records, &porto, 1, 1).await, Disposition::Ack);
+    assert_eq!(
+        handle_retried(&records, &porto, 1, 1).await,
+        Disposition::Ack
+    );
     assert_eq!(status(&records, &porto).status, CommandState::Completed);
     assert!(records.state().locations.contains_key(&porto.id));
 }
@@ -307,7 +310,10 @@ async fn a_transient_failure_is_tried_again_in_place_never_decided() {
         }
     );
     assert!(records.state().statuses.is_empty(), "nothing decided yet");
-    assert_eq!(handle_retried(&records, &viseu, 1, 2).await, Disposition::Ack);
+    assert_eq!(
+        handle_retried(&records, &viseu, 1, 2).await,
+        Disposition::Ack
+    );
     assert_eq!(status(&records, &viseu).status, CommandState::Completed);
 }
 
@@ -345,7 +351,10 @@ async fn a_failed_take_over_or_claim_read_is_retried_not_a_conflict() {
             Disposition::TryAgain { .. }
         ));
     }
-    assert_eq!(handle_retried(&records, &second, 1, 2).await, Disposition::Ack);
+    assert_eq!(
+        handle_retried(&records, &second, 1, 2).await,
+        Disposition::Ack
+    );
     assert_eq!(status(&records, &second).status, CommandState::Completed);
 }
 
@@ -360,7 +369,10 @@ async fn a_transient_failure_on_the_last_delivery_is_tried_again_not_given_up() 
     ));
     assert!(records.state().statuses.is_empty());
     assert!(records.state().dead_letters.is_empty());
-    assert_eq!(handle_retried(&records, &leiria, 3, 1).await, Disposition::Ack);
+    assert_eq!(
+        handle_retried(&records, &leiria, 3, 1).await,
+        Disposition::Ack
+    );
     assert_eq!(status(&records, &leiria).status, CommandState::Completed);
 }
 
