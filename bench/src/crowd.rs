@@ -23,7 +23,7 @@ use herald_testkit::NatsServer;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::proc_stats::{Usage, own_usage, raise_open_files, usage};
+use crate::proc_stats::{Phase, Usage, Watched, raise_open_files, usage};
 use crate::sse::Stream;
 use crate::{http_address, sibling, spawn, wait_ready};
 
@@ -40,52 +40,14 @@ pub struct Args {
     connecting: usize,
 }
 
-/// A process whose usage a phase reports.
-struct Watched {
-    name: &'static str,
-    pid: u32,
-}
-
-/// Usage of each watched process (and the bench) at the start of a phase.
-struct Phase {
-    started: Instant,
-    at_start: Vec<(String, Usage)>,
-}
-
-impl Phase {
-    fn start(watched: &[Watched]) -> anyhow::Result<Self> {
-        let mut at_start = vec![("client".to_owned(), own_usage()?)];
-        for process in watched {
-            at_start.push((process.name.to_owned(), usage(process.pid)?));
-        }
-        Ok(Self {
-            started: Instant::now(),
-            at_start,
-        })
-    }
-
-    /// Prints the CPU each process used since the start, as a share of a core.
-    fn report(self, what: &str, watched: &[Watched]) -> anyhow::Result<()> {
-        let elapsed = self.started.elapsed().as_secs_f64();
-        let mut now = vec![own_usage()?];
-        for process in watched {
-            now.push(usage(process.pid)?);
-        }
-        let shares: Vec<String> = self
-            .at_start
-            .iter()
-            .zip(now)
-            .map(|((name, before), after)| {
-                let cpu = (after.cpu - before.cpu).as_secs_f64();
-                format!("{name} {:.0}%", 100.0 * cpu / elapsed)
-            })
-            .collect();
-        println!(
-            "  CPU during {what} ({elapsed:.1} s): {}",
-            shares.join(", ")
-        );
-        Ok(())
-    }
+/// Prints the CPU each process used since `phase` started, as a share of a core.
+fn report(phase: Phase, what: &str, watched: &[Watched]) -> anyhow::Result<()> {
+    let cpu = phase.end(watched)?;
+    println!(
+        "  CPU during {what} ({:.1} s): {cpu}",
+        cpu.elapsed.as_secs_f64()
+    );
+    Ok(())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -109,14 +71,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let api_pid = api.id().context("the api runs")?;
     let nats_pid = nats.pid().context("nats-server runs")?;
     let mut watched = vec![
-        Watched {
-            name: "nats-server",
-            pid: nats_pid,
-        },
-        Watched {
-            name: "api",
-            pid: api_pid,
-        },
+        Watched::new("nats-server", nats_pid),
+        Watched::new("api", api_pid),
     ];
 
     println!(
@@ -132,7 +88,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let streams = open_all(&address, &ids, args.connecting).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let held = usage(api_pid)?;
-    phase.report("opening", &watched)?;
+    report(phase, "opening", &watched)?;
     let herald_per_stream = per_stream(before, held, args.streams);
     println!(
         "  api: {} MiB before, {} MiB holding them: {:.1} KB per stream",
@@ -144,10 +100,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     pause_for_profiling("the burst", api_pid).await;
     let reactor = spawn(sibling("reactor")?, &nats, &address, &[])?;
     let reactor_started = Instant::now();
-    watched.push(Watched {
-        name: "reactor",
-        pid: reactor.id().context("the reactor runs")?,
-    });
+    watched.push(Watched::new(
+        "reactor",
+        reactor.id().context("the reactor runs")?,
+    ));
     let phase = Phase::start(&watched)?;
     let arrivals = futures::stream::iter(streams)
         .map(|mut stream| async move {
@@ -168,7 +124,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.streams,
         (last - reactor_started).as_secs_f64() * 1000.0
     );
-    phase.report("the burst", &watched)?;
+    report(phase, "the burst", &watched)?;
 
     println!(
         "feed fan-out: {} clients on /api/notifications",
@@ -219,7 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         (last - recorded_at).as_secs_f64() * 1000.0,
         (last - first).as_secs_f64() * 1000.0
     );
-    phase.report("the fan-out", &watched)?;
+    report(phase, "the fan-out", &watched)?;
     let consumers = {
         let jetstream = async_nats::jetstream::new(async_nats::connect(nats.url()).await?);
         let mut stream = jetstream.get_stream("KV_commands").await?;
@@ -253,10 +209,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let feeds: Vec<String> = (0..args.feed_clients).map(|_| "/feed".to_owned()).collect();
     let feeds = open_paths(&reference_address, &feeds, args.connecting).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let watched = [Watched {
-        name: "minimal-sse",
-        pid: reference_pid,
-    }];
+    let watched = [Watched::new("minimal-sse", reference_pid)];
     let phase = Phase::start(&watched)?;
     let announced = Instant::now();
     http.post(format!("http://{reference_address}/announce"))
@@ -288,7 +241,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         (last - announced).as_secs_f64() * 1000.0,
         (last - first).as_secs_f64() * 1000.0
     );
-    phase.report("its fan-out", &watched)?;
+    report(phase, "its fan-out", &watched)?;
     reference.kill().await?;
     Ok(())
 }

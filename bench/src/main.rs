@@ -4,17 +4,25 @@
 //! binaries beside this one as separate processes, then prints percentiles. Run
 //! with `task bench` (args after `--`).
 //!
-//! - no subcommand ([`latency`]): end-to-end latency of one command, POST to the
-//!   `completed` event on its stream, one after another.
+//! - no subcommand ([`run`]): Herald beside the raw NATS floor in one run: one
+//!   at a time, 64 in flight, the open loop stepping its rate up, the polling
+//!   baseline; writes `BENCHMARKS.md` and the latency CDF.
+//! - `quick`: the same in about thirty seconds, writing nothing.
 //! - `list` ([`listing`]): `GET /api/locations` with many locations stored.
 //! - `throughput` ([`throughput`]): commands per second with N reactors.
 //! - `crowd` ([`crowd`]): held streams, their burst, and the feed's fan-out.
 
+mod client;
 mod crowd;
-mod latency;
+mod floor;
+mod hist;
 mod listing;
+mod markdown;
+mod open_loop;
 mod proc_stats;
+mod run;
 mod sse;
+mod svg;
 mod throughput;
 
 use std::path::PathBuf;
@@ -35,13 +43,21 @@ use tokio::process::{Child, Command};
 )]
 struct Cli {
     #[command(flatten)]
-    latency: latency::Args,
+    run: run::Args,
     #[command(subcommand)]
     mode: Option<Mode>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Mode {
+    /// The default run in about thirty seconds; writes nothing unless --write.
+    Quick {
+        #[command(flatten)]
+        run: run::Args,
+        /// Write BENCHMARKS.md and the plot, as the full run does.
+        #[arg(long)]
+        write: bool,
+    },
     /// Listing latency with many locations stored.
     List(listing::Args),
     /// Commands per second accepted and processed, with N reactors.
@@ -54,7 +70,8 @@ enum Mode {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.mode {
-        None => latency::run(cli.latency).await,
+        None => run::run(run::Plan::full(), &cli.run, true).await,
+        Some(Mode::Quick { run, write }) => run::run(run::Plan::quick(), &run, write).await,
         Some(Mode::List(args)) => listing::run(args).await,
         Some(Mode::Throughput(args)) => throughput::run(args).await,
         Some(Mode::Crowd(args)) => crowd::run(args).await,

@@ -6,15 +6,18 @@
 //!
 //! - a command claims a free name with a create-if-absent write, which JetStream
 //!   performs atomically, so of two racing commands exactly one wins;
-//! - once its holder's `completed` is recorded, the claim says `completed`: the
-//!   name is taken for good, whatever happens to the holder's status later;
+//! - once its holder's `completed` is recorded, its location is written, and
+//!   the location, kept for good, is what keeps the name taken: the claim is not
+//!   written again (one write fewer per command), and nothing depends on a
+//!   status that expires;
 //! - once its holder's `failed` is recorded, the claim says `released`, and the
 //!   next claimant takes it with a compare-and-set on the entry's revision;
-//! - a claim still `claimed` is read against its holder's recorded outcome (the
-//!   holder may have died between recording it and marking the claim); a holder
-//!   with no outcome yet is waited for, not lost to; a holder no longer in the
-//!   stream (past its retention, with no outcome) will never decide, and its
-//!   claim is taken over.
+//! - a claim still `claimed` is read against its holder: a recorded outcome
+//!   decides (the holder may have died between recording `failed` and releasing
+//!   the claim), then its location (a `completed` whose status expired); a
+//!   holder with neither is waited for, not lost to, while it is in the stream;
+//!   one no longer in the stream (past its retention, undecided) will never
+//!   decide, and its claim is taken over.
 //!
 //! A redelivered command finds its own claim and is not in conflict with itself.
 //! Only a lost compare-and-set or an existing claim is a lost race: any error
@@ -66,6 +69,7 @@ pub async fn claim(
                     return Ok(Name::Taken);
                 }
                 Some(_) => true, // Failed: it will release the name, or already would have.
+                None if records.location_exists(claim.holder).await? => return Ok(Name::Taken),
                 None => !records.command_exists(claim.holder).await?,
             },
         };
@@ -81,22 +85,17 @@ pub async fn claim(
     Ok(Name::Undecided)
 }
 
-/// Marks name `key`'s claim by `command_id` with its recorded outcome:
-/// `completed` keeps it for good, `failed` releases it. `revision` is the claim's,
-/// when the caller holds it and knows it; otherwise the claim is read first. A
-/// claim that is not (or no longer) this command's is left alone.
-pub async fn settle(
+/// Gives name `key` back after its holder `command_id` failed. `revision` is
+/// the claim's, when the caller holds it and knows it; otherwise the claim is
+/// read first. A claim that is not (or no longer) this command's is left alone.
+/// (A completed holder's claim stays as it is: its location keeps the name.)
+pub async fn release(
     records: &impl Records,
     key: &str,
     command_id: Uuid,
-    outcome: CommandState,
     revision: Option<u64>,
 ) -> Result<(), StoreError> {
-    let state = match outcome {
-        CommandState::Completed => ClaimState::Completed,
-        CommandState::Failed => ClaimState::Released,
-        CommandState::Pending => return Ok(()),
-    };
+    let state = ClaimState::Released;
     if let Some(revision) = revision
         && records.set_claim(key, command_id, state, revision).await?
     {

@@ -15,7 +15,7 @@
 //! 2. **Commit**: create the status. If one exists (an earlier delivery, a write
 //!    whose answer was lost, a reactor that gave up on it), that one stands.
 //! 3. **Project** the recorded outcome: a completed command's location is
-//!    written and its name's claim marked completed; a failed command's claim, if
+//!    written (which keeps its name taken for good); a failed command's claim, if
 //!    it held one, is released.
 //! 4. **Announce** the recorded outcome, then acknowledge.
 //!
@@ -186,8 +186,8 @@ impl<R: Records> Projector<R> {
     }
 
     /// Makes the read model agree with a recorded outcome, then announces it:
-    /// completed, its location written and its name kept; failed, its name (if it
-    /// held it) given back. `claim` is the name's claim revision when the caller
+    /// completed, its location written (which keeps its name); failed, its name
+    /// (if it held it) given back. `claim` is the name's claim revision when the caller
     /// holds it. Idempotent: every delivery that finds the record does it again.
     async fn project(
         &self,
@@ -197,21 +197,13 @@ impl<R: Records> Projector<R> {
     ) -> Result<(), StoreError> {
         let CommandBody::CreateLocation(new) = &command.body;
         let status = &recorded.status;
-        let settle = async {
-            // Only a command that may hold the name has a claim to mark: one that
-            // completed, or one given up on after claiming.
-            let may_hold = claim.is_some()
-                || status.status == CommandState::Completed
-                || status.reason == Some(FailureReason::Unprocessable);
-            if may_hold {
-                name_index::settle(
-                    &self.records,
-                    &new.name_key(),
-                    command.id,
-                    status.status,
-                    claim,
-                )
-                .await?;
+        let release = async {
+            // Only a failed command that may hold the name has a claim to give
+            // back: one that claimed it, or one given up on after claiming. A
+            // completed command's location keeps its name.
+            let may_hold = claim.is_some() || status.reason == Some(FailureReason::Unprocessable);
+            if status.status == CommandState::Failed && may_hold {
+                name_index::release(&self.records, &new.name_key(), command.id, claim).await?;
             }
             Ok::<_, StoreError>(())
         };
@@ -223,7 +215,7 @@ impl<R: Records> Projector<R> {
                 _ => Ok(()),
             }
         };
-        tokio::try_join!(settle, locate)?;
+        tokio::try_join!(release, locate)?;
         self.announce(recorded).await
     }
 

@@ -53,9 +53,10 @@ pub struct Recorded {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimState {
-    /// Its holder is deciding, or has decided and not yet marked it.
+    /// Its holder is deciding, or has decided: completed if its location exists
+    /// (the name is then taken for good), failed if its status says so.
     Claimed,
-    /// Its holder completed: the name is taken for good.
+    /// Its holder completed (written by earlier versions; the location now says so).
     Completed,
     /// Its holder failed and gave it back: the next claimant takes it.
     Released,
@@ -90,6 +91,9 @@ pub trait Records: Clone + Send + Sync + 'static {
         &self,
         location: &Location,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether the location of command `id` exists (read from the leader).
+    fn location_exists(&self, id: Uuid) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The claim of name `key`, if anybody ever claimed it.
     fn claim(&self, key: &str) -> impl Future<Output = Result<Option<Claim>, StoreError>> + Send;
@@ -223,6 +227,13 @@ impl Records for NatsRecords {
             .await
             .map(|_revision| ())
             .map_err(|error| StoreError::new("write a location", error))
+    }
+
+    async fn location_exists(&self, id: Uuid) -> Result<bool, StoreError> {
+        leader::entry(&self.locations, &id.to_string())
+            .await
+            .map(|entry| entry.is_some())
+            .map_err(|error| StoreError::new("read a location", error))
     }
 
     async fn claim(&self, key: &str) -> Result<Option<Claim>, StoreError> {

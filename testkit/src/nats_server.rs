@@ -267,7 +267,7 @@ fn read_ports_file(dir: &Path, pid: u32) -> Option<(u16, u16)> {
 
 /// Finds the `nats-server` binary: `NATS_SERVER_BIN`, then `.tools/bin/nats-server` at the
 /// workspace root, then `PATH`.
-fn find_binary() -> PathBuf {
+pub fn find_binary() -> PathBuf {
     if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
         return PathBuf::from(bin);
     }

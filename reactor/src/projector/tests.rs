@@ -102,7 +102,7 @@ async fn a_new_command_records_its_outcome_then_writes_its_location_then_announc
     }
     assert_eq!(
         claim_state(&records, "Lisbon"),
-        Some((lisbon.id, ClaimState::Completed))
+        Some((lisbon.id, ClaimState::Claimed))
     );
 }
 
@@ -204,8 +204,10 @@ async fn a_completed_holders_name_stays_taken_when_its_status_is_gone() {
     let records = MemoryRecords::default();
     let first = command("Sines");
     assert_eq!(handle(&records, &first, 1).await, Disposition::Ack);
-    // Statuses expire; the claim says how its holder ended.
+    // Past the horizon its status and its command are gone: its location,
+    // kept for good, is what keeps the name.
     records.state().statuses.remove(&first.id);
+    records.state().expired.insert(first.id);
     let second = command("Sines");
     assert_eq!(handle(&records, &second, 1).await, Disposition::Ack);
     assert_eq!(
@@ -273,7 +275,7 @@ async fn a_failed_holder_gives_its_name_back() {
     assert_eq!(status(&records, &second).status, CommandState::Completed);
     assert_eq!(
         claim_state(&records, "Sintra"),
-        Some((second.id, ClaimState::Completed))
+        Some((second.id, ClaimState::Claimed))
     );
 }
 

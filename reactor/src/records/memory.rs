@@ -86,6 +86,10 @@ impl Records for MemoryRecords {
         Ok(())
     }
 
+    async fn location_exists(&self, id: Uuid) -> Result<bool, StoreError> {
+        Ok(self.attempt("location_exists")?.locations.contains_key(&id))
+    }
+
     async fn claim(&self, key: &str) -> Result<Option<Claim>, StoreError> {
         Ok(self.attempt("claim")?.names.get(key).cloned())
     }
