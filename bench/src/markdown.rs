@@ -14,10 +14,14 @@ pub const END: &str = "<!-- herald-bench: measured, end -->";
 /// `existing` (the file as it is, if any) with its measured part replaced by
 /// this run's, or a new file holding only that part.
 pub async fn report(results: &Results, plot: &Path, existing: Option<&str>) -> String {
-    let measured = measured(results, plot).await;
-    match existing.and_then(|text| Some((text.find(BEGIN)?, text.find(END)?))) {
-        Some((begin, end)) if begin < end => {
-            let text = existing.unwrap_or_default();
+    splice(existing, &measured(results, plot).await)
+}
+
+/// `existing` with what lies between the markers replaced by `measured` (which
+/// carries the markers itself).
+fn splice(existing: Option<&str>, measured: &str) -> String {
+    match existing.and_then(|text| Some((text, text.find(BEGIN)?, text.find(END)?))) {
+        Some((text, begin, end)) if begin < end => {
             format!("{}{measured}{}", &text[..begin], &text[end + END.len()..])
         }
         _ => format!("# Benchmarks\n\n{measured}\n"),
@@ -312,4 +316,21 @@ async fn versions() -> String {
             ""
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_replaces_only_what_lies_between_the_markers() {
+        let old = format!("# B\n\nintro\n\n{BEGIN}\nold table\n{END}\n\nanalysis\n");
+        let new = splice(Some(&old), &format!("{BEGIN}\nnew table\n{END}"));
+        assert_eq!(
+            new,
+            format!("# B\n\nintro\n\n{BEGIN}\nnew table\n{END}\n\nanalysis\n")
+        );
+        let fresh = splice(None, &format!("{BEGIN}\nt\n{END}"));
+        assert!(fresh.starts_with("# Benchmarks") && fresh.contains("\nt\n"));
+    }
 }
