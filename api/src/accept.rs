@@ -39,10 +39,14 @@ pub struct Submitted {
 
 /// Publishes `command`; a client's retry (same key, same body) is answered with
 /// the command stored first, the same key with another body is a 422.
-pub async fn submit(state: &SharedState, command: &Command) -> Result<Submitted, ApiError> {
+pub async fn submit(
+    state: &SharedState,
+    command: &Command,
+    request_id: Option<&str>,
+) -> Result<Submitted, ApiError> {
     let ack = state
         .publisher
-        .publish(command)
+        .publish(command, request_id)
         .await
         .map_err(|error| match error {
             PublishError::Encode(_) => ApiError::Internal(error.into()),
@@ -60,6 +64,7 @@ pub async fn submit(state: &SharedState, command: &Command) -> Result<Submitted,
     // Without a key the message id is this command's own: a duplicate can only
     // be our own retry after a lost ack.
     if !ack.duplicate || command.idempotency_key.is_none() {
+        metrics::counter!("herald_commands_accepted_total").increment(1);
         state.outcomes.accepted(command.id);
         return Ok(this);
     }
@@ -95,7 +100,11 @@ pub async fn accept(
     let wait = hold.as_ref().map(|(wait, _)| wait);
     let waiter = wait.map(|_| state.outcomes.register(command.id));
 
-    let submitted = submit(state, &command).await?;
+    let request_id = headers
+        .get(crate::observe::REQUEST_ID)
+        .and_then(|id| id.to_str().ok());
+    let submitted = submit(state, &command, request_id).await?;
+    tracing::Span::current().record("command_id", tracing::field::display(submitted.id));
     let waiter = if submitted.retry {
         drop(waiter); // Registered for an id that was not stored.
         // A retry of a command that has finished is answered as a wait for it

@@ -12,6 +12,13 @@ use herald_runtime::NatsConfig;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "api", version)]
 pub struct Config {
+    /// Seconds a shutdown (SIGTERM) may take: held waits are answered at once,
+    /// event streams told to come back, requests in flight finished, and what
+    /// is still open after this is closed.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(2..=600))]
+    pub shutdown_timeout_secs: u64,
+
     /// Address the HTTP server listens on.
     #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:3000")]
     pub http_addr: SocketAddr,
@@ -21,6 +28,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub topology: TopologyConfig,
+
+    #[command(flatten)]
+    pub log: herald_runtime::process::LogConfig,
 
     /// Origins allowed to call the api from a browser (CORS), comma-separated, such
     /// as `https://app.example.com`. Empty: same origin only.
@@ -80,8 +90,10 @@ impl Config {
     pub fn with_nats_url(nats_url: impl Into<String>) -> Self {
         Self {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            shutdown_timeout_secs: 5,
             nats: NatsConfig::at(nats_url),
             topology: TopologyConfig::default(),
+            log: herald_runtime::process::LogConfig::default(),
             sse_heartbeat_secs: 15,
             cors_allowed_origins: Vec::new(),
             max_event_streams: 20_000,
@@ -115,4 +127,16 @@ fn parse_origin(text: &str) -> Result<HeaderValue, String> {
         ));
     }
     HeaderValue::from_str(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod command_line {
+    use clap::CommandFactory;
+
+    /// clap checks the flags only when they are parsed: every name unique,
+    /// every `requires` naming a flag that exists.
+    #[test]
+    fn the_flags_are_consistent() {
+        super::Config::command().debug_assert();
+    }
 }

@@ -13,6 +13,7 @@ pub mod answers;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod observe;
 pub mod openapi;
 pub mod origin;
 pub mod outcomes;
@@ -37,14 +38,13 @@ use herald_read_model::{LocationsView, ReadModel};
 use herald_runtime::{connection, process};
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
-use tower_http::trace::TraceLayer;
 
 pub use config::Config;
 use origin::TrustedOrigins;
 use state::{AppState, SharedState};
 
-/// How long open connections may take to finish at shutdown.
-const DRAIN: std::time::Duration = std::time::Duration::from_secs(4);
+/// What a shutdown keeps of its time for NATS, after the connections' drain.
+const AFTER_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Largest request body accepted (DESIGN: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -58,6 +58,7 @@ pub fn app(state: SharedState, allowed_origins: &[HeaderValue]) -> Router {
         web_commands::WebCommands::new(state.clone()),
     );
     routes::router()
+        .route("/metrics", axum::routing::get(observe::metrics))
         .with_state(state)
         .merge(web)
         .fallback(error::not_found)
@@ -68,7 +69,7 @@ pub fn app(state: SharedState, allowed_origins: &[HeaderValue]) -> Router {
             origin::refuse_cross_origin,
         ))
         .layer(tower::util::option_layer(cors(allowed_origins)))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observe::requests))
 }
 
 /// Cross-origin access for the configured origins; none by default (same origin).
@@ -180,7 +181,7 @@ pub async fn run(
     let serving = server::Serving {
         header_read_timeout: config.header_read_timeout(),
         tls,
-        drain: DRAIN,
+        drain: std::time::Duration::from_secs(config.shutdown_timeout_secs) - AFTER_DRAIN,
     };
     server::serve(
         listener,
@@ -197,7 +198,7 @@ pub async fn run(
     listening.await?;
     keeping_up.await?;
     pulsing.await?;
-    if tokio::time::timeout(connection::REQUEST_TIMEOUT, client.drain())
+    if tokio::time::timeout(AFTER_DRAIN, client.drain())
         .await
         .is_err()
     {

@@ -6,8 +6,8 @@ use herald_runtime::process;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    process::init_tracing();
     let config = Config::parse();
+    process::init_tracing(&config.log);
     let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
     herald_api::run(config, listener, process::shutdown_signal()).await
 }

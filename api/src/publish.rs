@@ -68,10 +68,19 @@ impl Publisher {
     }
 
     /// Stores `command` in the stream, or fails within 2 s.
-    pub async fn publish(&self, command: &Command) -> Result<Stored, PublishError> {
-        let message = PublishMessage::build()
+    /// `request_id` is the HTTP request's, carried in a header for the logs.
+    pub async fn publish(
+        &self,
+        command: &Command,
+        request_id: Option<&str>,
+    ) -> Result<Stored, PublishError> {
+        let mut message = PublishMessage::build()
             .payload(serde_json::to_vec(command)?.into())
-            .message_id(command.message_id());
+            .message_id(command.message_id())
+            .header(names::COMMAND_ID_HEADER, command.id.to_string().as_str());
+        if let Some(request_id) = request_id {
+            message = message.header(names::REQUEST_ID_HEADER, request_id);
+        }
         let subject = command.subject();
         let deadline = Instant::now() + PUBLISH_BUDGET;
         let attempt = || async {

@@ -36,7 +36,7 @@ impl Commands for WebCommands {
     ) -> Result<Uuid, CommandsError> {
         let mut command = Command::new(CommandBody::CreateLocation(location));
         command.idempotency_key = idempotency_key;
-        match accept::submit(&self.state, &command).await {
+        match accept::submit(&self.state, &command, None).await {
             Ok(submitted) => Ok(submitted.id),
             Err(ApiError::IdempotencyMismatch { .. }) => Err(CommandsError::KeyReused),
             Err(error) => Err(failed("publish a command", &error)),

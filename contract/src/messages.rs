@@ -117,6 +117,17 @@ pub enum FailureReason {
     Unprocessable,
 }
 
+impl FailureReason {
+    /// As it is spelled in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Conflict => "conflict",
+            Self::Invalid => "invalid",
+            Self::Unprocessable => "unprocessable",
+        }
+    }
+}
+
 /// A command's status as the reactor records it in the `commands` bucket.
 /// The api adds hypermedia links when it serves one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

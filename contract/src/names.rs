@@ -49,6 +49,12 @@ pub fn dead_letter_subject(subject: &str) -> String {
     format!("dead.{subject}")
 }
 
+/// Header of a stored command naming its id, so every process's log lines for
+/// it can be found by it.
+pub const COMMAND_ID_HEADER: &str = "Herald-Command-Id";
+/// Header of a stored command naming the id of the HTTP request that sent it.
+pub const REQUEST_ID_HEADER: &str = "Herald-Request-Id";
+
 /// The core subject a command's outcome is announced on.
 pub fn notification_subject(command_id: Uuid) -> String {
     format!("{NOTIFICATIONS_PREFIX}{command_id}")

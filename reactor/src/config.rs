@@ -15,6 +15,9 @@ pub struct Config {
     #[command(flatten)]
     pub topology: TopologyConfig,
 
+    #[command(flatten)]
+    pub log: herald_runtime::process::LogConfig,
+
     /// Artificial processing delay per command in milliseconds, to demonstrate and
     /// test a slow read model (0 in production).
     #[arg(long, env = "REACTOR_DELAY_MS", default_value_t = 0)]
@@ -36,6 +39,11 @@ pub struct Config {
     #[arg(long, env = "REACTOR_ACK_WAIT_SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ack_wait_secs: u64,
+
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `0.0.0.0:9090`;
+    /// none by default.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -44,10 +52,12 @@ impl Config {
         Self {
             nats: NatsConfig::at(nats_url),
             topology: TopologyConfig::default(),
+            log: herald_runtime::process::LogConfig::default(),
             delay_ms: 0,
             concurrency: 64,
             max_deliver: 10,
             ack_wait_secs: 5,
+            metrics_addr: None,
         }
     }
 
@@ -57,5 +67,17 @@ impl Config {
 
     pub fn ack_wait(&self) -> Duration {
         Duration::from_secs(self.ack_wait_secs)
+    }
+}
+
+#[cfg(test)]
+mod command_line {
+    use clap::CommandFactory;
+
+    /// clap checks the flags only when they are parsed: every name unique,
+    /// every `requires` naming a flag that exists.
+    #[test]
+    fn the_flags_are_consistent() {
+        super::Config::command().debug_assert();
     }
 }

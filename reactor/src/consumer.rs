@@ -215,12 +215,46 @@ pub async fn consume<R: Records>(
 async fn project<R: Records>(
     projector: Projector<R>,
     message: Message,
-    mut delivery: Delivery,
+    delivery: Delivery,
     permit: OwnedSemaphorePermit,
     ack_wait: Duration,
     shutdown: CancellationToken,
 ) {
     let _permit = permit;
+    // Every line logged for this command carries its id and its request's, as
+    // the api sent them in the message's headers.
+    let header = |name: &str| {
+        message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(name))
+            .map(|value| value.as_str().to_owned())
+    };
+    let span = tracing::info_span!(
+        "command",
+        command_id = header(names::COMMAND_ID_HEADER).as_deref(),
+        request_id = header(names::REQUEST_ID_HEADER).as_deref(),
+        subject = %message.subject,
+    );
+    tracing::Instrument::instrument(
+        project_in_span(projector, &message, delivery, ack_wait, shutdown),
+        span,
+    )
+    .await;
+}
+
+async fn project_in_span<R: Records>(
+    projector: Projector<R>,
+    message: &Message,
+    mut delivery: Delivery,
+    ack_wait: Duration,
+    shutdown: CancellationToken,
+) {
+    let started = std::time::Instant::now();
+    metrics::counter!("herald_reactor_deliveries_total").increment(1);
+    if delivery.attempt > 1 {
+        metrics::counter!("herald_reactor_redeliveries_total").increment(1);
+    }
     let handling = async {
         loop {
             match projector.handle(&message.payload, &delivery).await {
@@ -248,6 +282,8 @@ async fn project<R: Records>(
             }
         }
     };
+    metrics::histogram!("herald_reactor_processing_seconds")
+        .record(started.elapsed().as_secs_f64());
     let ack = match disposition {
         Disposition::Ack => AckKind::Ack,
         Disposition::Retry { delay } | Disposition::TryAgain { delay } => AckKind::Nak(Some(delay)),

@@ -59,6 +59,9 @@ impl Lag {
             match info {
                 Ok(info) => {
                     self.pending.store(info.num_pending, Ordering::Relaxed);
+                    metrics::gauge!("herald_reactor_consumer_pending").set(info.num_pending as f64);
+                    metrics::gauge!("herald_reactor_consumer_ack_pending")
+                        .set(info.num_ack_pending as f64);
                     if processed > 0 || info.num_pending > 0 || info.num_ack_pending > 0 {
                         tracing::info!(
                             processed,

@@ -24,8 +24,8 @@ use herald_runtime::{connection, process};
 /// The longest the last acknowledgements may take to leave at shutdown.
 const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// How often the backlog and latency are logged.
-const LAG_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often the backlog is read (for the metrics) and, when there is any, logged.
+const LAG_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the reactor until `shutdown` resolves, then stops pulling, finishes what
 /// is in flight (up to [`consumer::DRAIN_TIMEOUT`]) and returns.
@@ -36,6 +36,18 @@ pub async fn run(
     let (token, _trigger) = process::cancel_on(shutdown);
     // However `run` returns, everything watching the token ends with it.
     let _cancel_on_return = token.clone().drop_guard();
+    // Served from the start, so an operator sees a reactor waiting for NATS too.
+    let metrics = match config.metrics_addr {
+        Some(address) => {
+            herald_runtime::metrics::handle();
+            let listener = tokio::net::TcpListener::bind(address).await?;
+            Some(tokio::spawn(herald_runtime::metrics::serve(
+                listener,
+                token.clone(),
+            )))
+        }
+        None => None,
+    };
     let client = config.nats.connect("herald-reactor", |_| {}).await?;
     let jetstream = connection::jetstream(client.clone());
     let Some(topology) =
@@ -60,6 +72,9 @@ pub async fn run(
     token.cancel();
     reporter.await?;
     advisories.await?;
+    if let Some(metrics) = metrics {
+        metrics.await??;
+    }
     // Acks and notifications are buffered by the client: send them before leaving,
     // but do not hang on a server that is gone (what was not acked is redelivered).
     if tokio::time::timeout(FLUSH_TIMEOUT, client.flush())

@@ -6,6 +6,7 @@ use herald_runtime::process;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    process::init_tracing();
-    herald_reactor::run(Config::parse(), process::shutdown_signal()).await
+    let config = Config::parse();
+    process::init_tracing(&config.log);
+    herald_reactor::run(config, process::shutdown_signal()).await
 }

@@ -119,6 +119,11 @@ impl<R: Records> Projector<R> {
                 return Ok(Step::Wait);
             };
             let recorded = self.records.create_status(&status).await?;
+            tracing::debug!(
+                command_id = %command.id,
+                status = recorded.status.status.as_str(),
+                "outcome recorded"
+            );
             self.project(&command, &recorded, claim).await?;
             Ok::<_, StoreError>(Step::Done)
         };

@@ -14,7 +14,7 @@ use std::error::Error as StdError;
 
 use async_nats::jetstream::{kv, stream};
 use herald_contract::messages::CommandBody;
-use herald_contract::{CommandStatus, Location, Notification, Topology, names};
+use herald_contract::{CommandStatus, FailureReason, Location, Notification, Topology, names};
 use herald_runtime::leader;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -203,10 +203,18 @@ impl Records for NatsRecords {
     async fn create_status(&self, status: &CommandStatus) -> Result<Recorded, StoreError> {
         let bytes = encode("encode a status", status)?;
         match self.statuses.create(status.id.to_string(), bytes).await {
-            Ok(revision) => Ok(Recorded {
-                status: status.clone(),
-                revision,
-            }),
+            Ok(revision) => {
+                metrics::counter!(
+                    "herald_reactor_outcomes_total",
+                    "status" => status.status.as_str(),
+                    "reason" => status.reason.map_or("", FailureReason::as_str)
+                )
+                .increment(1);
+                Ok(Recorded {
+                    status: status.clone(),
+                    revision,
+                })
+            }
             // Recorded before (by an attempt whose answer was lost, or another
             // delivery): that one stands. `create` reads the key after a failed
             // write, so a timeout can come back as "exists" too: read it from the
@@ -316,7 +324,9 @@ impl Records for NatsRecords {
         self.dead_letters
             .store(delivery, payload, reason, error)
             .await
-            .map_err(|error| StoreError::new("store a dead letter", error))
+            .map_err(|error| StoreError::new("store a dead letter", error))?;
+        metrics::counter!("herald_reactor_dead_letters_total").increment(1);
+        Ok(())
     }
 }
 

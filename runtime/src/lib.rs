@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod connection;
 pub mod leader;
+pub mod metrics;
 pub mod process;
 
 pub use backoff::{Backoff, Delays, Stopped, retry};

@@ -4,11 +4,38 @@
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init_tracing() {
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people: one line of text per event.
+    #[default]
+    Text,
+    /// For machines: one JSON object per line, with the fields of the spans it
+    /// happened in (a request's id, a command's id).
+    Json,
+}
+
+/// Logging; flattened into each binary's configuration.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LogConfig {
+    /// `text` or `json`. What is logged is filtered by `RUST_LOG` (default `info,async_nats=off`).
+    #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub format: LogFormat,
+}
+
+/// Logs to stderr as `config` says, filtered by `RUST_LOG` (default `info,async_nats=off`).
+pub fn init_tracing(config: &LogConfig) {
+    // async-nats logs every failed reconnect itself; Herald logs the client's
+    // events once each, so by default its own lines are left out.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=off"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM, whichever comes first.

@@ -30,7 +30,7 @@ pub struct System {
 }
 
 /// The binary `name` that `cargo build --bins` put beside this test's folder.
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/<test> → target/<profile>/<name>
     let path = exe
@@ -52,13 +52,8 @@ impl System {
     pub async fn start(apis: usize, reactors: usize) -> Self {
         let cluster = NatsCluster::start(3).await;
         let api_addresses = (0..apis)
-            .map(|_| {
-                let port = std::net::TcpListener::bind("127.0.0.1:0")
-                    .and_then(|listener| listener.local_addr())
-                    .expect("a free port")
-                    .port();
-                format!("127.0.0.1:{port}")
-            })
+            // Reserved: a killed api comes back on its port.
+            .map(|_| format!("127.0.0.1:{}", herald_testkit::nats_server::free_port()))
             .collect();
         let mut system = Self {
             cluster,

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::NatsServer;
+use crate::nats_server::free_port;
 
 /// How long the cluster may take to elect its JetStream meta leader.
 const FORMING: Duration = Duration::from_secs(30);
@@ -30,14 +31,6 @@ pub struct NatsCluster {
 
 /// The JetStream meta group, in [`NatsCluster::leaders`].
 pub const META: &str = "meta";
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 impl NatsCluster {
     /// Starts `size` nodes (`n1`, `n2`, …) and waits until JetStream is ready.

@@ -72,6 +72,33 @@ impl NatsServer {
         server
     }
 
+    /// Starts a server with the arguments `configure` answers (a configuration
+    /// file it writes into the folder it is given, an `--user`…), on free ports,
+    /// and waits until it accepts connections.
+    pub async fn start_with(configure: impl FnOnce(&Path) -> Vec<String>) -> NatsServer {
+        let bin = find_binary();
+        let dir = tempfile::Builder::new()
+            .prefix("herald-nats-")
+            .tempdir()
+            .expect("create a temporary directory for nats-server");
+        let extra = configure(dir.path());
+        let mut server = NatsServer {
+            child: None,
+            port: 0,
+            monitor_port: 0,
+            bin,
+            extra,
+            dir,
+        };
+        server.spawn(None).await;
+        server
+    }
+
+    /// Its private folder (the store is in `store/`), for configuration files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Starts a server on the given client and monitoring ports with `extra`
     /// arguments (a cluster node's), and waits until it accepts connections.
     pub(crate) async fn start_on(ports: (u16, u16), extra: Vec<String>) -> NatsServer {
@@ -210,6 +237,8 @@ impl NatsServer {
             if let Some((port, monitor_port)) = ready {
                 self.port = port;
                 self.monitor_port = monitor_port;
+                // A restart takes the same ports again: nobody else may have them.
+                reserve(&[port, monitor_port]);
                 tracing::debug!(port, monitor_port, pid, "nats-server ready");
                 return;
             }
@@ -263,6 +292,34 @@ fn read_ports_file(dir: &Path, pid: u32) -> Option<(u16, u16)> {
         url.rsplit(':').next()?.parse().ok()
     };
     Some((port("nats")?, port("monitoring")?))
+}
+
+/// Ports a server of this process has used, and may use again on a restart.
+static RESERVED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+fn reserve(ports: &[u16]) {
+    RESERVED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .extend_from_slice(ports);
+}
+
+/// A port free now that no server of this process has used (a stopped one
+/// gets its ports back on restart, so they are never handed out again).
+pub fn free_port() -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free port");
+        let mut reserved = RESERVED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !reserved.contains(&port) {
+            reserved.push(port);
+            return port;
+        }
+    }
 }
 
 /// Finds the `nats-server` binary: `NATS_SERVER_BIN`, then `.tools/bin/nats-server` at the

@@ -115,6 +115,7 @@ pub async fn keep_up(
                 next_check = Instant::now() + CHECK_EVERY;
             }
             if let Some(from) = from {
+                metrics::counter!("herald_notification_replays_total").increment(1);
                 read_bucket(&outcomes, &store, from, last).await?;
             }
             Ok(())

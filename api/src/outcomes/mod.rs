@@ -94,6 +94,22 @@ impl Outcomes {
     }
 }
 
+/// From a command's acceptance to its outcome reaching its waiters here. The
+/// command id is a UUID v7, stamped with its acceptance in milliseconds.
+fn record_latency(finished: &Finished) {
+    let Some((seconds, nanos)) = finished
+        .command_id
+        .get_timestamp()
+        .map(|stamp| stamp.to_unix())
+    else {
+        return;
+    };
+    let accepted = std::time::UNIX_EPOCH + Duration::new(seconds, nanos);
+    if let Ok(latency) = std::time::SystemTime::now().duration_since(accepted) {
+        metrics::histogram!("herald_command_latency_seconds").record(latency.as_secs_f64());
+    }
+}
+
 /// Locks a mutex whose data stays consistent even if a holder panicked: every
 /// change is one call.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,6 +194,7 @@ impl Outcomes {
 
     /// A notification as published on `subject`.
     pub fn receive_payload(&self, subject: &str, payload: Bytes) {
+        metrics::counter!("herald_notifications_received_total").increment(1);
         let Some(command_id) = names::command_id_of_notification(subject) else {
             tracing::warn!(subject, "notification on a subject without a command id");
             return;
@@ -193,6 +210,9 @@ impl Outcomes {
     pub fn receive(&self, finished: Arc<Finished>) {
         lock(&self.inner.known).finished(finished.clone());
         let slots = lock(&self.inner.waiting).remove(&finished.command_id);
+        if slots.is_some() {
+            record_latency(&finished);
+        }
         for (_, to) in slots.unwrap_or_default() {
             // A waiter that has gone away is not an error.
             match to {

@@ -35,19 +35,20 @@ const MAX_HEAD: usize = 16 * 1024;
 /// Headers parsed at most; a request with more goes to hyper.
 const MAX_HEADERS: usize = 32;
 
-/// The head of a `200` event stream, in chunked transfer encoding.
-const STREAM_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
+/// The head of a `200` event stream, in chunked transfer encoding, up to its
+/// request id (see [`stream_head`]).
+const STREAM_HEAD: &str = "HTTP/1.1 200 OK\r\n\
     content-type: text/event-stream\r\n\
     cache-control: no-cache\r\n\
     x-accel-buffering: no\r\n\
-    transfer-encoding: chunked\r\n\r\n";
-/// The same, for a client that asked to close the connection after it.
-const STREAM_HEAD_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\n\
-    content-type: text/event-stream\r\n\
-    cache-control: no-cache\r\n\
-    x-accel-buffering: no\r\n\
-    transfer-encoding: chunked\r\n\
-    connection: close\r\n\r\n";
+    transfer-encoding: chunked\r\n";
+
+/// The head of a stream answered with request id `id`, closing the connection
+/// after it if the client asked to.
+fn stream_head(id: &str, close: bool) -> String {
+    let close = if close { "connection: close\r\n" } else { "" };
+    format!("{STREAM_HEAD}{close}x-request-id: {id}\r\n\r\n")
+}
 
 /// How a connection left the fast path.
 #[derive(Debug)]
@@ -82,6 +83,12 @@ pub async fn serve(mut tcp: TcpStream, state: SharedState, header_read_timeout: 
         let Some((route, close)) = head.and_then(|len| route(&buffer[..len], buffer.len())) else {
             return Left::HandOff(Prefixed::new(buffer, tcp));
         };
+        let started = std::time::Instant::now();
+        let pattern = match route {
+            Route::Command(_) => "/api/commands/{id}/events",
+            Route::Group(_) => "/api/commands/events",
+            Route::Feed(_) => "/api/notifications",
+        };
         // Boxed: opening (reading NATS) takes a large future, which the task
         // should not keep while it holds the stream for minutes.
         let opened = match route {
@@ -98,10 +105,12 @@ pub async fn serve(mut tcp: TcpStream, state: SharedState, header_read_timeout: 
         // Held for as long as the stream is: let the head's buffer go.
         buffer = Vec::new();
         let closing = close || state.shutdown.is_cancelled();
-        if !write_stream(&mut tcp, stream, closing, &mut buffer).await
-            || closing
-            || state.shutdown.is_cancelled()
-        {
+        let id = crate::observe::request_id(None);
+        let id = id.to_str().unwrap_or_default();
+        let head = stream_head(id, closing);
+        let ended = write_stream(&mut tcp, stream, head.as_bytes(), &mut buffer).await;
+        crate::observe::record("GET", pattern, 200, started, id);
+        if !ended || closing || state.shutdown.is_cancelled() {
             return Left::Closed;
         }
     }
@@ -150,8 +159,9 @@ fn route(head: &[u8], buffered: usize) -> Option<(Route, bool)> {
     for header in request.headers.iter() {
         let value = std::str::from_utf8(header.value).ok()?.trim();
         match header.name.to_ascii_lowercase().as_str() {
-            // From another origin (CORS), with a body, or asking to switch protocols.
-            "origin" | "transfer-encoding" | "upgrade" => return None,
+            // From another origin (CORS), with a body, asking to switch protocols,
+            // or with a request id of its own (which axum's middleware keeps).
+            "origin" | "transfer-encoding" | "upgrade" | "x-request-id" => return None,
             "content-length" if value != "0" => return None,
             "connection" => close = value.eq_ignore_ascii_case("close"),
             "last-event-id" => last_event_id = Some(value.to_owned()),
@@ -190,15 +200,10 @@ fn route(head: &[u8], buffered: usize) -> Option<(Route, bool)> {
 async fn write_stream(
     tcp: &mut TcpStream,
     mut stream: Frames,
-    close: bool,
+    head: &[u8],
     next: &mut Vec<u8>,
 ) -> bool {
     let (mut reader, mut writer) = tcp.split();
-    let head = if close {
-        STREAM_HEAD_CLOSE
-    } else {
-        STREAM_HEAD
-    };
     if writer.write_all(head).await.is_err() {
         return false;
     }
