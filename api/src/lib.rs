@@ -115,6 +115,8 @@ pub async fn run(
     // However `run` returns, everything watching the token ends with it.
     let _cancel_on_return = token.clone().drop_guard();
     let tls = tls::acceptor(&config.tls)?;
+    // Before anything is counted: what is recorded without a recorder is lost.
+    herald_runtime::metrics::handle();
     let outcomes = outcomes::Outcomes::new(config.topology.command_retention());
     let client = config
         .nats

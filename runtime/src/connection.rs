@@ -58,6 +58,7 @@ pub struct NatsConfig {
     /// NATS server URL(s), comma-separated for a cluster; `tls://` requires TLS.
     #[arg(
         long = "nats-url",
+        value_name = "URL",
         env = "NATS_URL",
         default_value = "nats://127.0.0.1:4222"
     )]
@@ -92,7 +93,12 @@ pub struct NatsConfig {
     pub token: Option<Secret>,
 
     /// File holding an NKey seed (`SU…`) to sign the server's challenge with.
-    #[arg(id = "nats_nkey_file", long = "nats-nkey-file", env = "NATS_NKEY_FILE")]
+    #[arg(
+        id = "nats_nkey_file",
+        value_name = "FILE",
+        long = "nats-nkey-file",
+        env = "NATS_NKEY_FILE"
+    )]
     pub nkey_file: Option<PathBuf>,
 
     /// A `.creds` file (a user JWT and its NKey seed), for servers in operator mode.
@@ -104,7 +110,12 @@ pub struct NatsConfig {
     pub creds_file: Option<PathBuf>,
 
     /// PEM file of the certificate authorities that sign the server's certificate.
-    #[arg(id = "nats_tls_ca", long = "nats-tls-ca", env = "NATS_TLS_CA")]
+    #[arg(
+        id = "nats_tls_ca",
+        value_name = "FILE",
+        long = "nats-tls-ca",
+        env = "NATS_TLS_CA"
+    )]
     pub tls_ca: Option<PathBuf>,
 
     /// PEM client certificate, for servers that verify clients (with `--nats-tls-key`).
