@@ -103,8 +103,13 @@ pub async fn accept(
     let request_id = headers
         .get(crate::observe::REQUEST_ID)
         .and_then(|id| id.to_str().ok());
+    // Before the publish, so a 503 whose command may be stored names it too.
+    tracing::Span::current().record("command_id", tracing::field::display(command.id));
     let submitted = submit(state, &command, request_id).await?;
-    tracing::Span::current().record("command_id", tracing::field::display(submitted.id));
+    if submitted.id != command.id {
+        // A retry: the command stored first is the one this request is about.
+        tracing::Span::current().record("command_id", tracing::field::display(submitted.id));
+    }
     let waiter = if submitted.retry {
         drop(waiter); // Registered for an id that was not stored.
         // A retry of a command that has finished is answered as a wait for it

@@ -27,7 +27,7 @@ pub fn request_id(sent: Option<&HeaderValue>) -> HeaderValue {
         })
 }
 
-fn is_valid(id: &[u8]) -> bool {
+pub fn is_valid(id: &[u8]) -> bool {
     (1..=64).contains(&id.len())
         && id
             .iter()

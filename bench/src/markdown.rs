@@ -163,8 +163,14 @@ async fn measured(results: &Results, plot: &Path) -> String {
             if step.kept_up(P99_BOUND) {
                 "yes".to_owned()
             } else {
+                // What failed or never finished is not in the percentiles.
+                let bounds = if step.failed + step.unfinished > 0 {
+                    "; its percentiles are lower bounds"
+                } else {
+                    ""
+                };
                 format!(
-                    "no ({} failed, {} unfinished)",
+                    "no ({} failed, {} unfinished{bounds})",
                     step.failed, step.unfinished
                 )
             },

@@ -13,8 +13,9 @@
 //! Commands are kept in `COMMANDS` for `COMMAND_RETENTION_SECS`, their statuses
 //! a little longer ([`TopologyConfig::status_ttl`]). So a command that is in the
 //! stream has its status if it has one; one that is not is older than the
-//! horizon, and unknown (404), never `pending`. Name claims keep their holder's
-//! outcome themselves, so no rule depends on a status that expired.
+//! horizon, and unknown (404), never `pending`. A name is kept by its holder's
+//! location (kept for good) or released by a write to its claim, so no rule
+//! depends on a status that expired.
 
 use std::time::Duration;
 

@@ -59,6 +59,7 @@ pub struct NatsConfig {
     #[arg(
         long = "nats-url",
         value_name = "URL",
+        hide_env_values = true,
         env = "NATS_URL",
         default_value = "nats://127.0.0.1:4222"
     )]
@@ -235,6 +236,8 @@ impl NatsConfig {
                     let refused = matches!(&event, Event::ClientError(_) | Event::ServerError(_))
                         && event.to_string().contains("authorization violation");
                     if refused {
+                        metrics::counter!("herald_nats_events_total", "event" => "refused")
+                            .increment(1);
                         if !refused_said.swap(true, std::sync::atomic::Ordering::Relaxed) {
                             tracing::error!(
                                 server = %url,
@@ -242,6 +245,10 @@ impl NatsConfig {
                             );
                         }
                         return;
+                    }
+                    if matches!(event, Event::Connected) {
+                        // Said again if the credentials are refused again later.
+                        refused_said.store(false, std::sync::atomic::Ordering::Relaxed);
                     }
                     let (name, connected) = match &event {
                         Event::Connected => ("connected", Some(1.0)),
@@ -278,13 +285,7 @@ impl NatsConfig {
     pub fn redacted_url(&self) -> String {
         self.url
             .split(',')
-            .map(|url| match url.trim().split_once("://") {
-                Some((scheme, rest)) => match rest.rsplit_once('@') {
-                    Some((_, host)) => format!("{scheme}://***@{host}"),
-                    None => url.trim().to_owned(),
-                },
-                None => url.trim().to_owned(),
-            })
+            .map(|url| redact(url.trim()))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -296,9 +297,21 @@ impl NatsConfig {
             .map(|url| {
                 url.trim()
                     .parse::<ServerAddr>()
-                    .map_err(|e| anyhow::anyhow!("bad NATS URL {url:?}: {e}"))
+                    .map_err(|e| anyhow::anyhow!("bad NATS URL {:?}: {e}", redact(url.trim())))
             })
             .collect()
+    }
+}
+
+/// One server URL with its `user:password@` (if any, with or without a scheme) blanked.
+fn redact(url: &str) -> String {
+    let (scheme, rest) = url
+        .split_once("://")
+        .map_or(("", url), |(scheme, rest)| (scheme, rest));
+    match rest.rsplit_once('@') {
+        Some((_, host)) if scheme.is_empty() => format!("***@{host}"),
+        Some((_, host)) => format!("{scheme}://***@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -319,5 +332,13 @@ mod tests {
     fn credentials_in_a_url_are_never_shown() {
         let config = NatsConfig::at("nats://herald:pw@a:4222,tls://b:4223");
         assert_eq!(config.redacted_url(), "nats://***@a:4222,tls://b:4223");
+        assert_eq!(
+            NatsConfig::at("herald:pw@c:4222").redacted_url(),
+            "***@c:4222"
+        );
+        let error = NatsConfig::at("nats://herald:pw@a:notaport")
+            .servers()
+            .expect_err("a bad port");
+        assert!(!error.to_string().contains("pw"), "{error}");
     }
 }

@@ -62,7 +62,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "herald_http_request_duration_seconds",
-        "api: HTTP request duration by route pattern (an event stream: until it ends)",
+        "api: HTTP request duration by route pattern (an event stream on plain HTTP/1.1: until it ends; through TLS or HTTP/2: until its head is sent)",
     ),
     ("herald_nats_connected", "1 while the NATS connection is up"),
     (

@@ -55,67 +55,40 @@ impl NatsServer {
     /// If the binary cannot be found, or the server does not become ready within ten seconds
     /// (the panic message shows the end of its log).
     pub async fn start() -> NatsServer {
-        let bin = find_binary();
-        let dir = tempfile::Builder::new()
-            .prefix("herald-nats-")
-            .tempdir()
-            .expect("create a temporary directory for nats-server");
-        let mut server = NatsServer {
-            child: None,
-            port: 0,
-            monitor_port: 0,
-            bin,
-            extra: Vec::new(),
-            dir,
-        };
-        server.spawn(None).await;
-        server
+        Self::start_with(|_| Vec::new()).await
     }
 
     /// Starts a server with the arguments `configure` answers (a configuration
     /// file it writes into the folder it is given, an `--user`…), on free ports,
     /// and waits until it accepts connections.
     pub async fn start_with(configure: impl FnOnce(&Path) -> Vec<String>) -> NatsServer {
-        let bin = find_binary();
-        let dir = tempfile::Builder::new()
-            .prefix("herald-nats-")
-            .tempdir()
-            .expect("create a temporary directory for nats-server");
-        let extra = configure(dir.path());
-        let mut server = NatsServer {
-            child: None,
-            port: 0,
-            monitor_port: 0,
-            bin,
-            extra,
-            dir,
-        };
-        server.spawn(None).await;
-        server
-    }
-
-    /// Its private folder (the store is in `store/`), for configuration files.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
+        Self::launch(None, configure).await
     }
 
     /// Starts a server on the given client and monitoring ports with `extra`
     /// arguments (a cluster node's), and waits until it accepts connections.
     pub(crate) async fn start_on(ports: (u16, u16), extra: Vec<String>) -> NatsServer {
-        let bin = find_binary();
+        Self::launch(Some(ports), |_| extra).await
+    }
+
+    async fn launch(
+        ports: Option<(u16, u16)>,
+        configure: impl FnOnce(&Path) -> Vec<String>,
+    ) -> NatsServer {
         let dir = tempfile::Builder::new()
             .prefix("herald-nats-")
             .tempdir()
             .expect("create a temporary directory for nats-server");
+        let (port, monitor_port) = ports.unwrap_or((0, 0));
         let mut server = NatsServer {
             child: None,
-            port: ports.0,
-            monitor_port: ports.1,
-            bin,
-            extra,
+            port,
+            monitor_port,
+            bin: find_binary(),
+            extra: configure(dir.path()),
             dir,
         };
-        server.spawn(Some(ports)).await;
+        server.spawn(ports).await;
         server
     }
 

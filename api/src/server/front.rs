@@ -80,7 +80,9 @@ pub async fn serve(mut tcp: TcpStream, state: SharedState, header_read_timeout: 
         let Some(head) = head else {
             return Left::Closed;
         };
-        let Some((route, close)) = head.and_then(|len| route(&buffer[..len], buffer.len())) else {
+        let Some((route, close, sent_id)) =
+            head.and_then(|len| route(&buffer[..len], buffer.len()))
+        else {
             return Left::HandOff(Prefixed::new(buffer, tcp));
         };
         let started = std::time::Instant::now();
@@ -105,8 +107,8 @@ pub async fn serve(mut tcp: TcpStream, state: SharedState, header_read_timeout: 
         // Held for as long as the stream is: let the head's buffer go.
         buffer = Vec::new();
         let closing = close || state.shutdown.is_cancelled();
-        let id = crate::observe::request_id(None);
-        let id = id.to_str().unwrap_or_default();
+        let id = sent_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let id = id.as_str();
         let head = stream_head(id, closing);
         let ended = write_stream(&mut tcp, stream, head.as_bytes(), &mut buffer).await;
         crate::observe::record("GET", pattern, 200, started, id);
@@ -142,7 +144,9 @@ async fn read_head(
 /// The stream a request head of `len` bytes (of `buffered` read) asks for, and
 /// whether the client wants the connection closed after it; `None` for anything
 /// the fast path leaves to hyper.
-fn route(head: &[u8], buffered: usize) -> Option<(Route, bool)> {
+/// The stream asked for, whether to close after it, and the request's id if it
+/// sent a valid one.
+fn route(head: &[u8], buffered: usize) -> Option<(Route, bool, Option<String>)> {
     if head.len() != buffered {
         return None; // Something pipelined behind: hyper keeps the order.
     }
@@ -156,12 +160,16 @@ fn route(head: &[u8], buffered: usize) -> Option<(Route, bool)> {
     }
     let mut close = false;
     let mut last_event_id = None;
+    let mut request_id = None;
     for header in request.headers.iter() {
         let value = std::str::from_utf8(header.value).ok()?.trim();
         match header.name.to_ascii_lowercase().as_str() {
-            // From another origin (CORS), with a body, asking to switch protocols,
-            // or with a request id of its own (which axum's middleware keeps).
-            "origin" | "transfer-encoding" | "upgrade" | "x-request-id" => return None,
+            // From another origin (CORS), with a body, or asking to switch protocols.
+            "origin" | "transfer-encoding" | "upgrade" => return None,
+            // A proxy's or the client's id is kept, as the middleware keeps it.
+            "x-request-id" if crate::observe::is_valid(value.as_bytes()) => {
+                request_id = Some(value.to_owned());
+            }
             "content-length" if value != "0" => return None,
             "connection" => close = value.eq_ignore_ascii_case("close"),
             "last-event-id" => last_event_id = Some(value.to_owned()),
@@ -191,7 +199,7 @@ fn route(head: &[u8], buffered: usize) -> Option<(Route, bool)> {
             Route::Command(herald_contract::parse_id(id)?)
         }
     };
-    Some((route, close))
+    Some((route, close, request_id))
 }
 
 /// Writes `stream` to the client, chunk by chunk, until it ends (`true`) or the
@@ -260,7 +268,28 @@ mod tests {
     use super::*;
 
     fn routed(head: &str) -> Option<(Route, bool)> {
-        route(head.as_bytes(), head.len())
+        route(head.as_bytes(), head.len()).map(|(route, close, _)| (route, close))
+    }
+
+    #[test]
+    fn a_valid_request_id_is_kept_and_an_invalid_one_replaced() {
+        let id = uuid::Uuid::now_v7();
+        let head = |request_id: &str| {
+            format!(
+                "GET /api/commands/{id}/events HTTP/1.1\r\nhost: x\r\nx-request-id: {request_id}\r\n\r\n"
+            )
+        };
+        let kept = head("envoy-7f3a");
+        assert_eq!(
+            route(kept.as_bytes(), kept.len()).and_then(|(_, _, id)| id),
+            Some("envoy-7f3a".to_owned())
+        );
+        let bad = head("not valid!");
+        let routed = route(bad.as_bytes(), bad.len());
+        assert!(
+            matches!(routed, Some((Route::Command(_), false, None))),
+            "{routed:?}"
+        );
     }
 
     #[test]
