@@ -211,3 +211,91 @@ async fn a_wrong_password_is_said_once_and_readiness_stays_503() {
         "{help}"
     );
 }
+
+/// A JWT as nsc would write one: `claims` for `subject`, signed by `issuer`.
+fn jwt(issuer: &nkeys::KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> String {
+    use data_encoding::BASE64URL_NOPAD;
+    let header = BASE64URL_NOPAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let claims = serde_json::json!({
+        "jti": uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
+        "iat": 1_700_000_000,
+        "iss": issuer.public_key(),
+        "name": name,
+        "sub": subject,
+        "nats": nats,
+    });
+    let payload = BASE64URL_NOPAD.encode(claims.to_string().as_bytes());
+    let signed = format!("{header}.{payload}");
+    let signature = issuer.sign(signed.as_bytes()).expect("a signature");
+    format!("{signed}.{}", BASE64URL_NOPAD.encode(&signature))
+}
+
+#[tokio::test]
+async fn a_creds_file_in_operator_mode() {
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    let user = nkeys::KeyPair::new_user();
+    let operator_jwt = jwt(
+        &operator,
+        &operator.public_key(),
+        "herald-operator",
+        serde_json::json!({"type": "operator", "version": 2}),
+    );
+    let unlimited = serde_json::json!({
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+        "wildcards": true, "conn": -1, "leaf": -1
+    });
+    let account_jwt = jwt(
+        &operator,
+        &account.public_key(),
+        "herald",
+        serde_json::json!({"limits": unlimited, "type": "account", "version": 2}),
+    );
+    let user_jwt = jwt(
+        &account,
+        &user.public_key(),
+        "herald-api",
+        serde_json::json!({
+            "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
+            "type": "user", "version": 2
+        }),
+    );
+    // JetStream (testkit starts every server with it) wants a system account.
+    let system = nkeys::KeyPair::new_account();
+    let system_jwt = jwt(
+        &operator,
+        &system.public_key(),
+        "SYS",
+        serde_json::json!({"limits": unlimited, "type": "account", "version": 2}),
+    );
+    let (account_public, system_public) = (account.public_key(), system.public_key());
+    let nats = NatsServer::start_with(|dir| {
+        let conf = dir.join("operator.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "operator: \"{operator_jwt}\"\nsystem_account: {system_public}\nresolver: MEMORY\n\
+                 resolver_preload: {{\n  {account_public}: \"{account_jwt}\"\n  {system_public}: \"{system_jwt}\"\n}}\n"
+            ),
+        )
+        .expect("write the server's configuration");
+        vec!["-c".into(), conf.display().to_string()]
+    })
+    .await;
+    let creds = tempfile::NamedTempFile::new().expect("a creds file");
+    std::fs::write(
+        creds.path(),
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+             ************************* IMPORTANT *************************\n\
+             NKEY Seed printed below can be used to sign and prove identity.\n\n\
+             -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            user.seed().expect("a seed")
+        ),
+    )
+    .expect("write the creds file");
+    let mut config = NatsConfig::at(nats.url());
+    assert!(!connects(&config).await, "operator mode wants credentials");
+    config.creds_file = Some(creds.path().to_owned());
+    assert!(connects(&config).await);
+}
