@@ -44,21 +44,11 @@ async fn a_created_location_completes_on_its_event_stream() {
     assert_eq!(event.data["data"]["location"]["name"], "Lisbon");
 
     // Read your writes: the redirect target's data is there once the event is.
-    let location: Value = stack
-        .get(&format!("/api/locations/{id}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let location: Value = stack.get_json(&format!("/api/locations/{id}")).await;
     assert_eq!(location["name"], "Lisbon");
     assert_eq!(location["category"], "City");
     assert_eq!(location["description"], "by the sea");
-    let status: Value = stack
-        .get(&format!("/api/commands/{id}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let status: Value = stack.get_json(&format!("/api/commands/{id}")).await;
     assert_eq!(status["status"], "completed");
     assert_eq!(status["resource"]["id"], id.to_string());
 }
@@ -226,12 +216,7 @@ async fn open_event_streams_end_when_the_api_shuts_down() {
 }
 
 async fn listed_ids(stack: &Stack) -> HashSet<Uuid> {
-    let locations: Vec<Value> = stack
-        .get("/api/locations?limit=500")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let locations: Vec<Value> = stack.get_json("/api/locations?limit=500").await;
     let ids: HashSet<Uuid> = locations
         .iter()
         .map(|l| Uuid::try_parse(l["id"].as_str().expect("id")).expect("uuid"))
@@ -252,12 +237,7 @@ async fn wait_until_status(stack: &Stack, id: Uuid, wanted: &str) {
         PATIENCE,
         &format!("the command becomes {wanted}"),
         || async {
-            let status: Value = stack
-                .get(&format!("/api/commands/{id}"))
-                .await
-                .json()
-                .await
-                .expect("JSON");
+            let status: Value = stack.get_json(&format!("/api/commands/{id}")).await;
             (status["status"] == wanted).then_some(())
         },
     )

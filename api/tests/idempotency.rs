@@ -44,12 +44,7 @@ async fn a_retry_with_the_same_key_returns_the_same_command() {
     // So does a retry that does not ask to wait: it has finished.
     let plain = stack.post_location_with(&body("Aveiro"), &key).await;
     assert_eq!(id_of(plain, 201).await, first);
-    let listed: Vec<Value> = stack
-        .get("/api/locations")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let listed: Vec<Value> = stack.get_json("/api/locations").await;
     assert_eq!(listed.len(), 1, "created once");
 }
 

@@ -57,12 +57,7 @@ async fn a_completed_command_past_the_horizon_is_unknown_and_its_location_stays(
     fades_to_unknown(&stack, id, "completed").await;
 
     // The location is the read model, kept for good, and its name stays taken.
-    let listing: Value = stack
-        .get("/api/locations")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let listing: Value = stack.get_json("/api/locations").await;
     assert_eq!(listing[0]["name"], "Évora", "{listing}");
     let again = stack.create_location("évora").await;
     assert_eq!(stack.outcome(again).await.event, "failed");

@@ -74,12 +74,7 @@ async fn of_500_commands_reusing_50_names_with_three_reactors_exactly_450_comple
     assert_eq!(outcomes["completed"], 450);
     assert_eq!(outcomes["failed"], 50);
     assert!(winners.values().all(|&n| n == 1), "one winner per name");
-    let listed: Vec<Value> = stack
-        .get("/api/locations?limit=500")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let listed: Vec<Value> = stack.get_json("/api/locations?limit=500").await;
     assert_eq!(listed.len(), 450);
 }
 
@@ -106,12 +101,7 @@ async fn a_duplicate_name_under_prefer_wait_is_a_409() {
             .expect("message")
             .contains("\"SAGRES\" already exists")
     );
-    let status: Value = stack
-        .get(&format!("/api/commands/{command_id}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let status: Value = stack.get_json(&format!("/api/commands/{command_id}")).await;
     assert_eq!(status["status"], "failed");
     assert_eq!(status["reason"], "conflict");
 }
@@ -128,12 +118,7 @@ async fn an_outcome_that_cannot_be_recorded_waits_without_spending_deliveries() 
     // tries): held by its reactor, never redelivered, nothing decided or told.
     events.assert_quiet(std::time::Duration::from_secs(3)).await;
     wait_for_consumer(&stack, 1, 0).await;
-    let status: Value = stack
-        .get(&format!("/api/commands/{id}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let status: Value = stack.get_json(&format!("/api/commands/{id}")).await;
     assert_eq!(status["status"], "pending");
     assert_eq!(stack.stored("DEAD_COMMANDS").await, 0, "not given up on");
     limit_message_size(&jetstream, "KV_commands", -1).await;
@@ -156,12 +141,7 @@ async fn a_completion_whose_location_cannot_be_written_is_told_once_it_is() {
     let mut events = stack.open_events(id).await;
     // Completed is recorded, but nobody is told before the location is there.
     eventually(PATIENCE, "the outcome is recorded", || async {
-        let status: Value = stack
-            .get(&format!("/api/commands/{id}"))
-            .await
-            .json()
-            .await
-            .expect("JSON");
+        let status: Value = stack.get_json(&format!("/api/commands/{id}")).await;
         (status["status"] == "completed").then_some(())
     })
     .await;

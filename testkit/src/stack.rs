@@ -315,6 +315,11 @@ impl Stack {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
+    /// `GET path`, its body as JSON (whatever the status).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.get(path).await.json().await.expect("a JSON body")
+    }
+
     /// Opens `GET /api/commands/{id}/events` and returns the stream, asserting it is
     /// an event stream.
     pub async fn open_events(&self, id: Uuid) -> Events {
