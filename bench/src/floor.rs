@@ -155,11 +155,7 @@ impl Floor {
 
     /// `count` commands one after another.
     pub async fn sequential(&self, count: usize) -> anyhow::Result<Latencies> {
-        let mut latencies = Latencies::default();
-        for _ in 0..count {
-            latencies.record(self.one().await?);
-        }
-        Ok(latencies)
+        one_at_a_time(count, || self.one()).await
     }
 
     /// `in_flight` commands at a time for `duration`: their latencies, and how
@@ -171,6 +167,19 @@ impl Floor {
     ) -> anyhow::Result<(Latencies, f64)> {
         closed_loop(in_flight, duration, |_| self.one()).await
     }
+}
+
+/// Runs `one` `count` times, each after the one before: their latencies.
+pub async fn one_at_a_time<F, Fut>(count: usize, mut one: F) -> anyhow::Result<Latencies>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Duration>>,
+{
+    let mut latencies = Latencies::default();
+    for _ in 0..count {
+        latencies.record(one().await?);
+    }
+    Ok(latencies)
 }
 
 /// Runs `one` with `in_flight` at a time until `duration` has passed: the

@@ -18,7 +18,7 @@ use anyhow::Context;
 use herald_testkit::NatsServer;
 
 use crate::client::Client;
-use crate::floor::{Floor, closed_loop};
+use crate::floor::{Floor, closed_loop, one_at_a_time};
 use crate::hist::{Latencies, Summary, ms};
 use crate::open_loop::{self, Step};
 use crate::proc_stats::{CpuShares, Phase, Watched};
@@ -109,26 +109,6 @@ pub struct Results {
     pub nats_messages: Vec<(String, f64, f64)>,
 }
 
-/// Messages in and out of each named connection so far, from the monitoring endpoint.
-async fn connections(nats: &NatsServer) -> anyhow::Result<Vec<(String, u64, u64)>> {
-    let connz: serde_json::Value = reqwest::get(format!("{}/connz", nats.monitor_url()))
-        .await?
-        .json()
-        .await?;
-    Ok(connz["connections"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|connection| {
-            (
-                connection["name"].as_str().unwrap_or("unnamed").to_owned(),
-                connection["in_msgs"].as_u64().unwrap_or(0),
-                connection["out_msgs"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect())
-}
-
 impl Results {
     /// The floor's p50 one at a time (the lower of its two runs).
     pub fn floor_p50(&self) -> Duration {
@@ -194,24 +174,16 @@ pub async fn run(plan: Plan, args: &Args, write: bool) -> anyhow::Result<()> {
     }
 
     let (sequential, in_flight, closed_for) = (plan.sequential, plan.in_flight, plan.closed_for);
-    let floor_sequential_1 = measure(&watched, "floor, one at a time", async {
-        Ok((floor.sequential(sequential).await?, None))
-    })
-    .await?;
-    let floor_in_flight_1 = measure(&watched, &format!("floor, {in_flight} in flight"), async {
-        let (latencies, rate) = floor.in_flight(in_flight, closed_for).await?;
-        Ok((latencies, Some(rate)))
-    })
-    .await?;
+    let [floor_sequential_1, floor_in_flight_1] =
+        floor_phases(&watched, &floor, &plan, "floor").await?;
     let sse_sequential = measure(
         &watched,
         "Herald POST -> SSE completed, one at a time",
         async {
-            let mut latencies = Latencies::default();
-            for _ in 0..sequential {
-                latencies.record(client.post_then_stream().await?);
-            }
-            Ok((latencies, None))
+            Ok((
+                one_at_a_time(sequential, || client.post_then_stream()).await?,
+                None,
+            ))
         },
     )
     .await?;
@@ -219,11 +191,10 @@ pub async fn run(plan: Plan, args: &Args, write: bool) -> anyhow::Result<()> {
         &watched,
         "Herald POST Prefer: wait -> 201, one at a time",
         async {
-            let mut latencies = Latencies::default();
-            for _ in 0..sequential {
-                latencies.record(client.post_wait().await?);
-            }
-            Ok((latencies, None))
+            Ok((
+                one_at_a_time(sequential, || client.post_wait()).await?,
+                None,
+            ))
         },
     )
     .await?;
@@ -242,27 +213,26 @@ pub async fn run(plan: Plan, args: &Args, write: bool) -> anyhow::Result<()> {
     let mut steps = Vec::new();
     let mut nats_messages = Vec::new();
     for &rate in &plan.rates {
-        let before = connections(&nats).await?;
+        let before = nats.connections().await;
         let phase = Phase::start(&watched)?;
         let step =
             open_loop::run(client.clone(), rate, plan.step_for, Duration::from_secs(10)).await;
         let cpu = phase.end(&watched)?;
         if nats_messages.is_empty() {
             let commands = step.latencies.len().max(1) as f64;
-            let after = connections(&nats).await?;
-            for (name, messages_in, messages_out) in after {
-                // Herald's processes only: the floor's and the bench's own are idle here.
-                if !name.starts_with("herald") {
+            // Herald's processes only: the floor's and the bench's own are idle here.
+            for after in nats.connections().await {
+                if !after.name.starts_with("herald") {
                     continue;
                 }
-                let (was_in, was_out) = before
+                let (sent, received) = before
                     .iter()
-                    .find(|(was, _, _)| *was == name)
-                    .map_or((0, 0), |(_, i, o)| (*i, *o));
+                    .find(|was| was.name == after.name)
+                    .map_or((0, 0), |was| (was.sent, was.received));
                 nats_messages.push((
-                    name,
-                    (messages_in - was_in) as f64 / commands,
-                    (messages_out - was_out) as f64 / commands,
+                    after.name,
+                    (after.sent - sent) as f64 / commands,
+                    (after.received - received) as f64 / commands,
                 ));
             }
         }
@@ -288,44 +258,30 @@ pub async fn run(plan: Plan, args: &Args, write: bool) -> anyhow::Result<()> {
     }
 
     let polled = plan.polled;
-    let mut gets = 0_u32;
-    let polling = {
-        let phase = Phase::start(&watched)?;
-        let mut latencies = Latencies::default();
-        for _ in 0..polled {
-            let (latency, requests) = client.post_then_poll().await?;
-            latencies.record(latency);
-            gets += requests;
-        }
-        let cpu = phase.end(&watched)?;
-        line(
-            &format!(
-                "polling every {} ms, one at a time",
-                crate::client::POLL_INTERVAL.as_millis()
-            ),
-            &latencies.summary(),
-            &cpu,
-        );
-        Measured {
-            latencies,
-            cpu,
-            rate: None,
-        }
-    };
-
-    let floor_sequential_2 = measure(&watched, "floor again, one at a time", async {
-        Ok((floor.sequential(sequential).await?, None))
-    })
-    .await?;
-    let floor_in_flight_2 = measure(
+    let gets = std::cell::Cell::new(0_u32);
+    let polling = measure(
         &watched,
-        &format!("floor again, {in_flight} in flight"),
+        &format!(
+            "polling every {} ms, one at a time",
+            crate::client::POLL_INTERVAL.as_millis()
+        ),
         async {
-            let (latencies, rate) = floor.in_flight(in_flight, closed_for).await?;
-            Ok((latencies, Some(rate)))
+            let latencies = one_at_a_time(polled, || {
+                let (client, gets) = (&client, &gets);
+                async move {
+                    let (latency, requests) = client.post_then_poll().await?;
+                    gets.set(gets.get() + requests);
+                    Ok(latency)
+                }
+            })
+            .await?;
+            Ok((latencies, None))
         },
     )
     .await?;
+
+    let [floor_sequential_2, floor_in_flight_2] =
+        floor_phases(&watched, &floor, &plan, "floor again").await?;
 
     let results = Results {
         plan,
@@ -336,7 +292,7 @@ pub async fn run(plan: Plan, args: &Args, write: bool) -> anyhow::Result<()> {
         sse_in_flight,
         steps,
         polling,
-        polls_per_command: f64::from(gets) / polled.max(1) as f64,
+        polls_per_command: f64::from(gets.get()) / polled.max(1) as f64,
         nats_messages,
     };
     let floor = results.floor_p50();
@@ -371,6 +327,26 @@ pub async fn run(plan: Plan, args: &Args, write: bool) -> anyhow::Result<()> {
         println!("\nwrote {} and {}", args.out, args.plot.display());
     }
     Ok(())
+}
+
+/// The floor one at a time, then with as many in flight as Herald gets.
+async fn floor_phases(
+    watched: &[Watched],
+    floor: &Floor,
+    plan: &Plan,
+    what: &str,
+) -> anyhow::Result<[Measured; 2]> {
+    let sequential = measure(watched, &format!("{what}, one at a time"), async {
+        Ok((floor.sequential(plan.sequential).await?, None))
+    })
+    .await?;
+    let in_flight = plan.in_flight;
+    let closed = measure(watched, &format!("{what}, {in_flight} in flight"), async {
+        let (latencies, rate) = floor.in_flight(in_flight, plan.closed_for).await?;
+        Ok((latencies, Some(rate)))
+    })
+    .await?;
+    Ok([sequential, closed])
 }
 
 /// Runs `work` (latencies, and a rate if it has one), with the CPU each

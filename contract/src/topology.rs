@@ -180,47 +180,63 @@ fn bucket_config(config: &TopologyConfig, name: &str, max_age: Duration) -> kv::
 
 /// The settings Herald cares about, where `existing` differs from `wanted`.
 fn differences(existing: &stream::Config, wanted: &stream::Config) -> Vec<Difference> {
-    let mut found = Vec::new();
-    let mut compare = |setting: &'static str, is: String, want: String| {
-        if is != want {
-            found.push(Difference {
-                object: existing.name.clone(),
+    let mut found = Differences::of(&existing.name);
+    if !wanted.subjects.is_empty() {
+        found.compare("subjects", &existing.subjects, &wanted.subjects);
+    }
+    found.compare(
+        "replicas",
+        existing.num_replicas,
+        wanted.num_replicas.max(1),
+    );
+    found.compare("max age", existing.max_age, wanted.max_age);
+    if !wanted.duplicate_window.is_zero() {
+        found.compare(
+            "duplicate window",
+            existing.duplicate_window,
+            wanted.duplicate_window,
+        );
+    }
+    found.compare("storage", existing.storage, wanted.storage);
+    found.into_vec()
+}
+
+/// The settings of one object that differ from what is wanted, compared one by one.
+#[derive(Debug)]
+pub struct Differences {
+    object: String,
+    found: Vec<Difference>,
+}
+
+impl Differences {
+    pub fn of(object: impl Into<String>) -> Self {
+        Self {
+            object: object.into(),
+            found: Vec::new(),
+        }
+    }
+
+    /// Notes `setting` if what `is` is not what is `wanted` (compared as shown).
+    pub fn compare(
+        &mut self,
+        setting: &'static str,
+        is: impl std::fmt::Debug,
+        wanted: impl std::fmt::Debug,
+    ) {
+        let (is, wanted) = (format!("{is:?}"), format!("{wanted:?}"));
+        if is != wanted {
+            self.found.push(Difference {
+                object: self.object.clone(),
                 setting,
                 is,
-                wanted: want,
+                wanted,
             });
         }
-    };
-    if !wanted.subjects.is_empty() {
-        compare(
-            "subjects",
-            format!("{:?}", existing.subjects),
-            format!("{:?}", wanted.subjects),
-        );
     }
-    compare(
-        "replicas",
-        existing.num_replicas.to_string(),
-        wanted.num_replicas.max(1).to_string(),
-    );
-    compare(
-        "max age",
-        format!("{:?}", existing.max_age),
-        format!("{:?}", wanted.max_age),
-    );
-    if !wanted.duplicate_window.is_zero() {
-        compare(
-            "duplicate window",
-            format!("{:?}", existing.duplicate_window),
-            format!("{:?}", wanted.duplicate_window),
-        );
+
+    pub fn into_vec(self) -> Vec<Difference> {
+        self.found
     }
-    compare(
-        "storage",
-        format!("{:?}", existing.storage),
-        format!("{:?}", wanted.storage),
-    );
-    found
 }
 
 impl Topology {

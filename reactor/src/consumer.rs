@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream::{AckKind, Message, consumer::pull, stream};
 use futures::StreamExt;
 use herald_contract::names;
-use herald_contract::topology::Difference;
+use herald_contract::topology::{Difference, Differences};
 use herald_runtime::{Backoff, error_chain};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
@@ -60,33 +60,15 @@ pub fn consumer_differences(
     existing: &async_nats::jetstream::consumer::Config,
     wanted: &pull::Config,
 ) -> Vec<Difference> {
-    let mut found = Vec::new();
-    let mut compare = |setting: &'static str, is: String, want: String| {
-        if is != want {
-            found.push(Difference {
-                object: format!("consumer {}", names::REACTOR_CONSUMER),
-                setting,
-                is,
-                wanted: want,
-            });
-        }
-    };
-    compare(
-        "ack wait",
-        format!("{:?}", existing.ack_wait),
-        format!("{:?}", wanted.ack_wait),
-    );
-    compare(
-        "max deliver",
-        existing.max_deliver.to_string(),
-        wanted.max_deliver.to_string(),
-    );
-    compare(
+    let mut found = Differences::of(format!("consumer {}", names::REACTOR_CONSUMER));
+    found.compare("ack wait", existing.ack_wait, wanted.ack_wait);
+    found.compare("max deliver", existing.max_deliver, wanted.max_deliver);
+    found.compare(
         "max ack pending",
-        existing.max_ack_pending.to_string(),
-        wanted.max_ack_pending.to_string(),
+        existing.max_ack_pending,
+        wanted.max_ack_pending,
     );
-    found
+    found.into_vec()
 }
 
 /// Consumes until `shutdown`, then finishes and acknowledges what is in flight.

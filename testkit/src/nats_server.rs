@@ -129,6 +129,29 @@ impl NatsServer {
         format!("http://127.0.0.1:{}", self.monitor_port)
     }
 
+    /// Every client connection now, with the messages each has sent and
+    /// received, from the monitoring endpoint: what tests and the bench count to
+    /// show the load on NATS.
+    pub async fn connections(&self) -> Vec<Connection> {
+        let connz: serde_json::Value =
+            reqwest::get(format!("{}/connz?limit=1024", self.monitor_url()))
+                .await
+                .expect("GET /connz")
+                .json()
+                .await
+                .expect("JSON");
+        connz["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .map(|connection| Connection {
+                name: connection["name"].as_str().unwrap_or_default().to_owned(),
+                sent: connection["in_msgs"].as_u64().unwrap_or(0),
+                received: connection["out_msgs"].as_u64().unwrap_or(0),
+            })
+            .collect()
+    }
+
     /// Kills the server (SIGKILL: no graceful shutdown, like a crash) and waits until it has
     /// exited. Does nothing if it is already stopped. The store is kept.
     pub async fn stop(&mut self) {
@@ -265,6 +288,17 @@ fn read_ports_file(dir: &Path, pid: u32) -> Option<(u16, u16)> {
         url.rsplit(':').next()?.parse().ok()
     };
     Some((port("nats")?, port("monitoring")?))
+}
+
+/// One client connection, as the monitoring endpoint counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// The name the client gave (`herald-api`, `herald-reactor`), or empty.
+    pub name: String,
+    /// Messages it has sent to the server (publishes and requests).
+    pub sent: u64,
+    /// Messages the server has sent it.
+    pub received: u64,
 }
 
 /// Ports a server of this process has used, and may use again on a restart.

@@ -266,44 +266,34 @@ impl Stack {
     /// `herald-reactor`) has sent to NATS so far (requests and publishes), read from
     /// the server's monitoring endpoint: what a test counts to show load on NATS.
     pub async fn messages_sent_by(&self, client: &str) -> u64 {
-        let connz: Value = self
-            .http
-            .get(format!("{}/connz?limit=1024", self.nats.monitor_url()))
-            .send()
+        self.nats
+            .connections()
             .await
-            .expect("GET /connz")
-            .json()
-            .await
-            .expect("JSON");
-        connz["connections"]
-            .as_array()
-            .expect("connections")
             .iter()
-            .filter(|connection| connection["name"] == client)
-            .map(|connection| connection["in_msgs"].as_u64().unwrap_or(0))
+            .filter(|connection| connection.name == client)
+            .map(|connection| connection.sent)
             .sum()
+    }
+
+    /// The state of JetStream stream `stream` now (for a bucket: `KV_<bucket>`).
+    async fn stream_state(&self, stream: &str) -> async_nats::jetstream::stream::State {
+        let mut stream = self
+            .jetstream()
+            .await
+            .get_stream(stream)
+            .await
+            .expect("stream");
+        stream.info().await.expect("info").state.clone()
     }
 
     /// How many consumers the JetStream stream `stream` has now.
     pub async fn consumers(&self, stream: &str) -> usize {
-        let mut stream = self
-            .jetstream()
-            .await
-            .get_stream(stream)
-            .await
-            .expect("stream");
-        stream.info().await.expect("info").state.consumer_count
+        self.stream_state(stream).await.consumer_count
     }
 
     /// How many messages `stream` holds now (for a bucket: `KV_<bucket>`).
     pub async fn stored(&self, stream: &str) -> u64 {
-        let mut stream = self
-            .jetstream()
-            .await
-            .get_stream(stream)
-            .await
-            .expect("stream");
-        stream.info().await.expect("info").state.messages
+        self.stream_state(stream).await.messages
     }
 
     /// `GET` a path, answering the response.
