@@ -9,7 +9,9 @@
 use herald_contract::{CommandState, CommandStatus, Notification};
 use serde::Serialize;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Ref, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaFormat, Type,
+};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
@@ -79,9 +81,14 @@ pub struct CommandEvent;
 #[derive(Debug)]
 pub struct FeedEvent;
 
-/// The schema of an event named one of `names`, with `id` and the Notification as data.
-fn event_schema(names: &[&str], id: ObjectBuilder, description: &str) -> RefOr<Schema> {
-    let notification = Ref::from_schema_name(Notification::name());
+/// The schema of an event named one of `names`, with `id`, and `data` as JSON
+/// text of the given schema.
+fn event_schema(
+    names: &[&str],
+    id: ObjectBuilder,
+    data: impl Into<RefOr<Schema>>,
+    description: &str,
+) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::Object)
         .description(Some(description))
@@ -99,10 +106,15 @@ fn event_schema(names: &[&str], id: ObjectBuilder, description: &str) -> RefOr<S
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .content_media_type("application/json")
-                .content_schema(Some(notification)),
+                .content_schema(Some(data)),
         )
         .required("data")
         .into()
+}
+
+/// The Notification schema, by reference: the data of every outcome's event.
+fn notification() -> Ref {
+    Ref::from_schema_name(Notification::name())
 }
 
 impl PartialSchema for CommandEvent {
@@ -115,6 +127,7 @@ impl PartialSchema for CommandEvent {
                 .description(Some(
                     "The notification id: the same for every delivery of it",
                 )),
+            notification(),
             "The one event of a command's stream, named after its outcome",
         )
     }
@@ -130,6 +143,7 @@ impl PartialSchema for FeedEvent {
                 .description(Some(
                     "The status's revision; send it as Last-Event-ID to resume",
                 )),
+            notification(),
             "One outcome on the global feed",
         )
     }
@@ -170,37 +184,14 @@ impl PartialSchema for GroupEvent {
                     .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
             )
             .required("command_id");
-        let data = utoipa::openapi::schema::OneOfBuilder::new()
-            .item(Ref::from_schema_name(Notification::name()))
-            .item(unknown);
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some(
-                "One command's event: its outcome, or `unknown` for an id that names no command",
-            ))
-            .property(
-                "event",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(["completed", "failed", "unknown"])),
-            )
-            .required("event")
-            .property(
-                "id",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-            )
-            .required("id")
-            .property(
-                "data",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .content_media_type("application/json")
-                    .content_schema(Some(data)),
-            )
-            .required("data")
-            .into()
+        event_schema(
+            &["completed", "failed", "unknown"],
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            OneOfBuilder::new().item(notification()).item(unknown),
+            "One command's event: its outcome, or `unknown` for an id that names no command",
+        )
     }
 }
 
