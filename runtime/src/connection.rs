@@ -1,6 +1,7 @@
 //! Connecting to NATS, configured the same way by every Herald binary.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
@@ -214,9 +215,12 @@ impl NatsConfig {
     ) -> anyhow::Result<Client> {
         let servers = self.servers()?;
         let on_event = std::sync::Arc::new(on_event);
-        // Said once, clearly, then tried again quietly: an operator fixes the
-        // credentials and the process connects without a restart.
-        let refused_said = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // While NATS is unreachable or refuses us, every reconnect attempt (up to
+        // one a second) reports the same error: each kind is said once, clearly,
+        // then tried again quietly until the process connects, so an outage is a
+        // few lines, and an operator who fixes the credentials or the server sees
+        // the process connect without a restart.
+        let said = std::sync::Arc::new(Said::default());
         let url = self.redacted_url();
         self.secured(ConnectOptions::new())
             .await?
@@ -231,24 +235,20 @@ impl NatsConfig {
             })
             .event_callback(move |event| {
                 let on_event = on_event.clone();
-                let (refused_said, url) = (refused_said.clone(), url.clone());
+                let (said, url) = (said.clone(), url.clone());
                 async move {
                     let refused = matches!(&event, Event::ClientError(_) | Event::ServerError(_))
                         && event.to_string().contains("authorization violation");
                     if refused {
                         metrics::counter!("herald_nats_events_total", "event" => "refused")
                             .increment(1);
-                        if !refused_said.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        if Said::first(&said.refused) {
                             tracing::error!(
                                 server = %url,
                                 "NATS refused the credentials (authorization violation); retrying"
                             );
                         }
                         return;
-                    }
-                    if matches!(event, Event::Connected) {
-                        // Said again if the credentials are refused again later.
-                        refused_said.store(false, std::sync::atomic::Ordering::Relaxed);
                     }
                     let (name, connected) = match &event {
                         Event::Connected => ("connected", Some(1.0)),
@@ -264,10 +264,24 @@ impl NatsConfig {
                         metrics::gauge!("herald_nats_connected").set(connected);
                     }
                     match &event {
-                        Event::Connected => tracing::info!("connected to NATS"),
+                        Event::Connected => {
+                            said.reset();
+                            tracing::info!("connected to NATS");
+                        }
                         Event::Disconnected => tracing::warn!("disconnected from NATS"),
                         Event::Closed => tracing::info!("NATS connection closed"),
                         Event::Draining => tracing::info!("draining the NATS connection"),
+                        // What a failed reconnect attempt reports (a server's own
+                        // errors, such as a permission refused, are each said).
+                        Event::ClientError(error) => {
+                            if Said::first(&said.unreachable) {
+                                tracing::warn!(
+                                    server = %url,
+                                    %error,
+                                    "cannot reach NATS; retrying quietly until it answers"
+                                );
+                            }
+                        }
                         other => tracing::warn!(event = %other, "NATS event"),
                     }
                     on_event(&event);
@@ -300,6 +314,26 @@ impl NatsConfig {
                     .map_err(|e| anyhow::anyhow!("bad NATS URL {:?}: {e}", redact(url.trim())))
             })
             .collect()
+    }
+}
+
+/// Which repeated connection errors have been logged since the last connect.
+#[derive(Debug, Default)]
+struct Said {
+    refused: AtomicBool,
+    unreachable: AtomicBool,
+}
+
+impl Said {
+    /// Whether this is the first time since the last connect.
+    fn first(flag: &AtomicBool) -> bool {
+        !flag.swap(true, Ordering::Relaxed)
+    }
+
+    /// Connected: each error is said again if it comes back.
+    fn reset(&self) {
+        self.refused.store(false, Ordering::Relaxed);
+        self.unreachable.store(false, Ordering::Relaxed);
     }
 }
 

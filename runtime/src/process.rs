@@ -1,6 +1,8 @@
 //! What every Herald process does at start and at stop: logging, and the signal
 //! that ends it.
 
+use std::io::IsTerminal;
+
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -29,8 +31,11 @@ pub fn init_tracing(config: &LogConfig) {
     // events once each, so by default its own lines are left out.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=off"));
+    // Colours only for a person at a terminal: in a file, a pipe or a
+    // container's log they are escape codes in the way of grep.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.format {
         LogFormat::Text => logs.init(),

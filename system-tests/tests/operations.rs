@@ -348,6 +348,16 @@ async fn readiness_says_what_is_missing() {
     herald.nats.stop().await;
     let down = eventually(PATIENCE, "not ready without NATS", || reason(&herald)).await;
     assert!(down.contains("NATS"), "{down}");
+    // Several reconnect attempts fail in this time (the first pauses are 0.1 to
+    // 1 s); the outage is said once, not once per attempt.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let log = std::fs::read_to_string(herald.log("api")).expect("the api's log");
+    assert_eq!(
+        log.matches("cannot reach NATS").count(),
+        1,
+        "the outage said once"
+    );
+    assert!(!log.contains('\x1b'), "no colour codes in a file: {log}");
     herald.nats.restart().await;
     herald.wait_ready().await;
 
