@@ -148,21 +148,30 @@ pub async fn run(
     let (pulse, pulsing) = sse::pulse(config.sse_heartbeat(), token.clone());
 
     let topology_ready = Arc::new(AtomicBool::new(false));
+    let locations_view = LocationsView::new();
     let setup = tokio::spawn({
-        let (jetstream, topology, ready, token) = (
+        let (jetstream, topology, ready, view, outcomes, token) = (
             jetstream.clone(),
             config.topology.clone(),
             topology_ready.clone(),
+            locations_view.clone(),
+            outcomes.clone(),
             token.clone(),
         );
         async move {
             let ensured = Topology::open_until(&jetstream, &topology, token.cancelled()).await;
             ready.store(ensured.is_some(), Ordering::Release);
+            // The statuses' bucket is there now: start following it at once
+            // rather than at the next tick (readiness waits for it).
+            outcomes.request_replay();
+            // The view follows a bucket that exists: started sooner, on a fresh
+            // NATS its first watch would fail and say so before the bucket is made.
+            if ensured.is_some() {
+                view.run(jetstream, token).await;
+            }
         }
     });
 
-    let locations_view = LocationsView::new();
-    let view_follower = locations_view.spawn(jetstream.clone(), token.clone());
     let cap = |max: u64| usize::try_from(max).unwrap_or(usize::MAX);
     let state = Arc::new(AppState {
         client: client.clone(),
@@ -196,7 +205,6 @@ pub async fn run(
 
     token.cancel();
     setup.await?;
-    view_follower.await?;
     listening.await?;
     keeping_up.await?;
     pulsing.await?;

@@ -88,8 +88,13 @@ async fn while_nats_is_down_the_feed_stays_open_and_goes_on_when_it_is_back() {
 #[tokio::test]
 async fn a_resume_older_than_the_process_knows_is_told_to_come_back_while_nats_is_down() {
     let mut stack = Stack::start().await;
+    let before = stack.create_location("Before").await;
+    stack.outcome(before).await;
+    // A new api process: the outcome before it is in the bucket only.
+    stack.stop_api().await.expect("the api stops");
+    stack.start_api().await;
     stack.nats.stop().await;
-    // History from before the process started is in the bucket only: 200, not an
+    // A resume from before it can only be served from the bucket: 200, not an
     // error status (EventSource gives up for good on those), and it ends at once.
     let response = stack
         .http

@@ -16,8 +16,8 @@ pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The api can accept commands: NATS is connected, and the stream and buckets
-/// are there (checked with the server on every call).
+/// The api can accept commands: NATS is connected, the stream and buckets are
+/// there (checked with the server on every call), and the process follows them.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to accept commands", body = Object),
@@ -31,6 +31,10 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>
         Some("the stream and buckets are being set up".to_owned())
     } else if !state.read_model.locations_view().is_caught_up() {
         Some("the locations view is loading".to_owned())
+    } else if state.outcomes.next_revision().is_none() {
+        // Until the process knows where the statuses stand, an outcome it hears
+        // cannot be placed in the global feed's order.
+        Some("the command statuses are not followed yet".to_owned())
     } else {
         state.read_model.check().await.err().map(|e| e.to_string())
     };
