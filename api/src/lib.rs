@@ -161,12 +161,12 @@ pub async fn run(
         async move {
             let ensured = Topology::open_until(&jetstream, &topology, token.cancelled()).await;
             ready.store(ensured.is_some(), Ordering::Release);
-            // The statuses' bucket is there now: start following it at once
-            // rather than at the next tick (readiness waits for it).
-            outcomes.request_replay();
-            // The view follows a bucket that exists: started sooner, on a fresh
-            // NATS its first watch would fail and say so before the bucket is made.
             if ensured.is_some() {
+                // The statuses' bucket is there now: start following it at once
+                // rather than at the next tick (readiness waits for it).
+                outcomes.request_replay();
+                // The view follows a bucket that exists: started sooner, on a fresh
+                // NATS its first watch would fail and say so before the bucket is made.
                 view.run(jetstream, token).await;
             }
         }

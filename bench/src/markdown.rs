@@ -66,9 +66,9 @@ async fn measured(results: &Results, plot: &Path) -> String {
     let _ = writeln!(out, "Versions: {}.\n", versions().await);
     let _ = writeln!(
         out,
-        "nats-server (JetStream, file storage, one replica), the api and the reactor (release builds, \
-         logging at `RUST_LOG=warn`: no line per request) run as separate processes; the client is `herald-bench`: one pooled HTTP/1.1 client \
-         (reqwest on hyper, keep-alive, `TCP_NODELAY`), bodies read whole. CPU is each process's \
+        "nats-server (JetStream, file storage, one replica), the api and the reactor (release \
+         builds, logging at `RUST_LOG=warn`: no line per request) run as separate processes; the \
+         client is `herald-bench`: one pooled HTTP/1.1 client (reqwest on hyper, keep-alive, `TCP_NODELAY`), bodies read whole. CPU is each process's \
          user + system time from `/proc` over the phase, as a share of one core (the machine has {} \
          cores). The floor is Herald's chain done straight on NATS in the same nats-server: a \
          JetStream publish awaited for its ack, a pull consumer that puts the message in a KV \

@@ -15,7 +15,7 @@ use async_nats::jetstream::{AckKind, Message, consumer::pull, stream};
 use futures::StreamExt;
 use herald_contract::names;
 use herald_contract::topology::{Difference, Differences};
-use herald_runtime::{Backoff, error_chain};
+use herald_runtime::{Backoff, Streak, error_chain};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -82,6 +82,7 @@ pub async fn consume<R: Records>(
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = Tasks::default();
     let mut delays = REOPEN.delays();
+    let mut opening = Streak::default();
     let mut told = false;
     'reconnect: while !shutdown.is_cancelled() {
         let messages = async {
@@ -116,7 +117,12 @@ pub async fn consume<R: Records>(
             opened = messages => match opened {
                 Ok(opened) => opened,
                 Err(error) => {
-                    tracing::warn!(error = %error_chain(error.as_ref()), "cannot consume yet");
+                    let error = error_chain(error.as_ref());
+                    if opening.failed() {
+                        tracing::warn!(%error, "cannot consume yet; trying again quietly");
+                    } else {
+                        tracing::debug!(%error, "still cannot consume");
+                    }
                     delays.sleep(&shutdown).await;
                     continue;
                 }
@@ -127,6 +133,7 @@ pub async fn consume<R: Records>(
         } else {
             i64::MAX
         };
+        opening.worked();
         tracing::info!("consuming commands");
         loop {
             tasks.reap_finished();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_nats::jetstream::stream;
 use chrono::{DateTime, Utc};
 use herald_contract::names;
-use herald_runtime::error_chain;
+use herald_runtime::{Streak, error_chain};
 use tokio_util::sync::CancellationToken;
 
 /// Counters since the last report.
@@ -45,6 +45,7 @@ impl Lag {
     ) {
         let mut timer = tokio::time::interval(every);
         timer.reset();
+        let mut reads = Streak::default();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -58,6 +59,7 @@ impl Lag {
             };
             match info {
                 Ok(info) => {
+                    reads.worked();
                     self.pending.store(info.num_pending, Ordering::Relaxed);
                     metrics::gauge!("herald_reactor_consumer_pending").set(info.num_pending as f64);
                     metrics::gauge!("herald_reactor_consumer_ack_pending")
@@ -72,8 +74,11 @@ impl Lag {
                         );
                     }
                 }
+                Err(error) if reads.failed() => {
+                    tracing::warn!(error = %error_chain(&error), "cannot read the consumer's backlog; trying again quietly")
+                }
                 Err(error) => {
-                    tracing::warn!(error = %error_chain(&error), "cannot read the consumer's backlog")
+                    tracing::debug!(error = %error_chain(&error), "still cannot read the consumer's backlog")
                 }
             }
         }

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use herald_contract::{Location, names};
-use herald_runtime::{Backoff, error_chain};
+use herald_runtime::{Backoff, Streak, error_chain};
 
 /// Pauses before the watch is created again after it ended or failed.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
@@ -80,6 +80,7 @@ impl LocationsView {
     /// it ends or fails (also while the bucket does not exist yet).
     pub async fn run(self, jetstream: jetstream::Context, shutdown: CancellationToken) {
         let mut delays = BACKOFF.delays();
+        let mut failures = Streak::default();
         loop {
             let before = self.revision();
             let outcome = tokio::select! {
@@ -88,14 +89,19 @@ impl LocationsView {
             };
             match outcome {
                 Ok(()) => tracing::debug!("the locations watch ended; creating it again"),
-                Err(error) => tracing::warn!(
+                Err(error) if failures.failed() => tracing::warn!(
                     error = error_chain(&*error),
                     revision = self.revision(),
-                    "the locations watch failed; creating it again"
+                    "the locations watch failed; creating it again, quietly until it works"
+                ),
+                Err(error) => tracing::debug!(
+                    error = error_chain(&*error),
+                    "the locations watch failed again"
                 ),
             }
             if self.revision() > before {
                 delays.reset();
+                failures.worked();
             }
             if !delays.sleep(&shutdown).await {
                 return;

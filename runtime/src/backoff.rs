@@ -6,7 +6,8 @@
 //! deadline, shutdown, or never) and in which errors are worth another try, but
 //! not in how they wait, so that lives here: a [`Backoff`] policy (a first pause,
 //! doubling up to a cap), a [`Delays`] counter for loops that also reset it when
-//! things go well, and [`retry`] for "do this until it works or we must stop".
+//! things go well, [`retry`] for "do this until it works or we must stop", and
+//! [`Streak`] for how loudly a loop says that it failed.
 
 use std::time::Duration;
 
@@ -67,6 +68,26 @@ impl Delays {
             () = cancel.cancelled() => false,
             () = tokio::time::sleep(delay) => true,
         }
+    }
+}
+
+/// Failures in a row of a loop that keeps trying, for its log: the first of a
+/// streak is said out loud, the rest quietly until an attempt works, so an
+/// outage of minutes is a line, not a line per attempt.
+#[derive(Debug, Default)]
+pub struct Streak {
+    failing: bool,
+}
+
+impl Streak {
+    /// An attempt failed: whether it is the first of its streak.
+    pub fn failed(&mut self) -> bool {
+        !std::mem::replace(&mut self.failing, true)
+    }
+
+    /// An attempt worked: whether it ended a streak.
+    pub fn worked(&mut self) -> bool {
+        std::mem::take(&mut self.failing)
     }
 }
 
@@ -131,6 +152,16 @@ mod tests {
         let pauses: Vec<u128> = (0..7).map(|n| POLICY.after(n).as_millis()).collect();
         assert_eq!(pauses, [100, 100, 200, 400, 800, 1000, 1000]);
         assert_eq!(POLICY.after(u32::MAX), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_streak_is_said_at_its_first_failure() {
+        let mut streak = Streak::default();
+        assert!(!streak.worked(), "no streak to end");
+        assert!(streak.failed(), "the first failure");
+        assert!(!streak.failed(), "the second is quiet");
+        assert!(streak.worked(), "it ended a streak");
+        assert!(streak.failed(), "a new streak is said again");
     }
 
     #[test]

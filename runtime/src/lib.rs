@@ -15,7 +15,7 @@ pub mod leader;
 pub mod metrics;
 pub mod process;
 
-pub use backoff::{Backoff, Delays, Stopped, retry};
+pub use backoff::{Backoff, Delays, Stopped, Streak, retry};
 pub use connection::NatsConfig;
 
 /// An error and its causes on one line, for logs: `a: b: c`.

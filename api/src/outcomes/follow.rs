@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, kv};
 use futures::StreamExt;
 use herald_contract::{CommandStatus, names};
-use herald_runtime::{error_chain, leader};
+use herald_runtime::{Streak, error_chain, leader};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -73,6 +73,7 @@ pub async fn keep_up(
     // still not heard of it one check later, it was lost.
     let mut seen_at_check: Option<u64> = None;
     let mut asked = false;
+    let mut reads = Streak::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -125,15 +126,23 @@ pub async fn keep_up(
             worked = work => worked,
         };
         match worked {
-            Ok(()) => asked = false,
+            Ok(()) => {
+                asked = false;
+                if reads.worked() {
+                    tracing::info!("reading the command statuses again");
+                }
+            }
             Err(error) => {
                 // Tried again at the next tick; the bucket handle may be stale.
                 bucket = None;
-                if outcomes.next_revision().is_some() {
-                    tracing::warn!(error = %error_chain(&*error), "could not read the command statuses");
-                } else {
+                let error = error_chain(&*error);
+                if outcomes.next_revision().is_none() {
                     // Starting up: NATS, or the bucket, may not be there yet.
-                    tracing::debug!(error = %error_chain(&*error), "the command statuses are not there yet");
+                    tracing::debug!(%error, "the command statuses are not there yet");
+                } else if reads.failed() {
+                    tracing::warn!(%error, "could not read the command statuses; trying again quietly");
+                } else {
+                    tracing::debug!(%error, "still cannot read the command statuses");
                 }
             }
         }
