@@ -1,9 +1,10 @@
 //! Connecting to NATS, configured the same way by every Herald binary.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::backoff::Streak;
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 
 /// The longest any single NATS request may take (a read, a KV put, a publish ack).
@@ -317,23 +318,31 @@ impl NatsConfig {
     }
 }
 
-/// Which repeated connection errors have been logged since the last connect.
+/// The connection's two repeated errors, each a [`Streak`] that a connect ends.
+/// Behind locks: the event callback is shared, and called for one event at a time.
 #[derive(Debug, Default)]
 struct Said {
-    refused: AtomicBool,
-    unreachable: AtomicBool,
+    refused: Mutex<Streak>,
+    unreachable: Mutex<Streak>,
 }
 
 impl Said {
-    /// Whether this is the first time since the last connect.
-    fn first(flag: &AtomicBool) -> bool {
-        !flag.swap(true, Ordering::Relaxed)
+    /// Whether this failure is the first since the last connect.
+    fn first(streak: &Mutex<Streak>) -> bool {
+        streak
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .failed()
     }
 
     /// Connected: each error is said again if it comes back.
     fn reset(&self) {
-        self.refused.store(false, Ordering::Relaxed);
-        self.unreachable.store(false, Ordering::Relaxed);
+        for streak in [&self.refused, &self.unreachable] {
+            streak
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .worked();
+        }
     }
 }
 
