@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::backoff::Streak;
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
+
+use crate::backoff::Streak;
 
 /// The longest any single NATS request may take (a read, a KV put, a publish ack).
 /// Kept under 2 s so the api can answer 503 within the 2 s DESIGN.md promises.
@@ -319,7 +320,7 @@ impl NatsConfig {
 }
 
 /// The connection's two repeated errors, each a [`Streak`] that a connect ends.
-/// Behind locks: the event callback is shared, and called for one event at a time.
+/// Behind locks because every call of the event callback shares them.
 #[derive(Debug, Default)]
 struct Said {
     refused: Mutex<Streak>,
